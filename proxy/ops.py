@@ -1,0 +1,68 @@
+"""The ops listener: liveness, readiness and Prometheus metrics, never on the public port."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from proxy.services import SERVICES_KEY, Services
+
+__all__ = ["build_ops_app"]
+
+_PROBE_TIMEOUT = aiohttp.ClientTimeout(total=2)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Alive: the event loop answers. Says nothing about WordPress or the store."""
+    return web.json_response({"status": "ok"})
+
+
+async def _probe_upstream(session: aiohttp.ClientSession, url: str) -> str | None:
+    try:
+        async with session.get(url + "/wp-json/", timeout=_PROBE_TIMEOUT, allow_redirects=False) as response:
+            return None if response.status < 500 else f"status {response.status}"
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return type(exc).__name__
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready: every site's WordPress answers and the store answers. 503 names what is down."""
+    services = request.app[SERVICES_KEY]
+    problems = await _readiness_problems(services)
+    status = 503 if problems else 200
+    return web.json_response(
+        {"status": "unavailable" if problems else "ready", "problems": problems}, status=status
+    )
+
+
+async def _readiness_problems(services: Services) -> dict[str, str]:
+    runtime = services.holder.current
+    checks: dict[str, asyncio.Future[str | None]] = {}
+    for site in runtime.sites:
+        session = services.forwarder.session_for(
+            site.upstream_url,
+            connect=site.settings.upstream.timeouts.connect,
+            max_connections=site.settings.upstream.max_connections,
+        )
+        checks[f"upstream:{site.name}"] = asyncio.ensure_future(_probe_upstream(session, site.upstream_url))
+    for extra_name, extra_check in services.readiness_checks().items():
+        checks[extra_name] = asyncio.ensure_future(extra_check)
+    results = await asyncio.gather(*checks.values())
+    return {name: problem for name, problem in zip(checks, results, strict=True) if problem}
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[SERVICES_KEY].metrics.registry
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def build_ops_app(services: Services) -> web.Application:
+    app = web.Application()
+    app[SERVICES_KEY] = services
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -1,0 +1,199 @@
+"""Forwarding to WordPress: streamed both ways, hop-by-hop fields stripped, X-Forwarded-* set.
+
+One pooled ClientSession per site keeps connections warm. Bodies are never buffered here: request
+chunks go up as they arrive, response chunks (SSE events included) go down as they arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from proxy.context import RequestContext
+from proxy.errors import SidecarError
+from proxy.headers import REQUEST_ID, strip_hop_by_hop
+from proxy.observe import Metrics, get_logger
+
+__all__ = ["Forwarder", "body_too_large"]
+
+log = get_logger("proxy.upstream")
+_CHUNK = 64 * 1024
+
+
+def body_too_large(limit: int) -> SidecarError:
+    return SidecarError(413, "body_too_large", f"request body exceeds the limit of {limit} bytes")
+
+
+class _BodyTooLarge(Exception):
+    """Raised inside the streamed request body; turned into 413 by the forwarder."""
+
+
+async def _limited(content: aiohttp.StreamReader, limit: int) -> AsyncIterator[bytes]:
+    seen = 0
+    async for chunk in content.iter_chunked(_CHUNK):
+        seen += len(chunk)
+        if seen > limit:
+            raise _BodyTooLarge
+        yield chunk
+
+
+def forwarded_headers(request: web.Request) -> dict[str, str]:
+    """X-Forwarded-For/-Proto/-Host and RFC 7239 Forwarded, appended to what a trusted hop sent."""
+    peer = request.remote or "unknown"
+    host = request.headers.get("Host", "")
+    proto = request.scheme
+    prior_xff = request.headers.get("X-Forwarded-For")
+    node = f'"[{peer}]"' if ":" in peer else peer
+    element = f"for={node};proto={proto}" + (f';host="{host}"' if host else "")
+    prior_fwd = request.headers.get("Forwarded")
+    return {
+        "X-Forwarded-For": f"{prior_xff}, {peer}" if prior_xff else peer,
+        "X-Forwarded-Proto": proto,
+        "X-Forwarded-Host": host,
+        "Forwarded": f"{prior_fwd}, {element}" if prior_fwd else element,
+    }
+
+
+class Forwarder:
+    """Sends one request upstream and streams the answer back to the client."""
+
+    def __init__(self, *, metrics: Metrics, max_body_bytes: int) -> None:
+        self._metrics = metrics
+        self._max_body = max_body_bytes
+        self._sessions: dict[tuple[str, int], aiohttp.ClientSession] = {}
+
+    def session_for(self, base_url: str, *, connect: float, max_connections: int) -> aiohttp.ClientSession:
+        key = (base_url, max_connections)
+        session = self._sessions.get(key)
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=max_connections,
+                limit_per_host=max_connections,
+                ttl_dns_cache=300,
+                enable_cleanup_closed=True,
+            )
+            session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,  # bytes pass through as WordPress encoded them
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect),
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+            self._sessions[key] = session
+        return session
+
+    async def close(self) -> None:
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
+
+    def _upstream_headers(self, ctx: RequestContext) -> CIMultiDict[str]:
+        request = ctx.request
+        headers = strip_hop_by_hop(
+            request.headers, drop=frozenset({"host", "content-length", *ctx.upstream_drop})
+        )
+        headers.update(forwarded_headers(request))
+        assert ctx.site is not None
+        if ctx.site.settings.upstream.preserve_host and "Host" in request.headers:
+            headers["Host"] = request.headers["Host"]
+        headers[REQUEST_ID] = ctx.request_id
+        for key, value in ctx.upstream_headers.items():
+            headers[key] = value
+        return headers
+
+    async def forward(self, ctx: RequestContext) -> web.StreamResponse:
+        """Forward and stream back; 502/504 as JSON errors when WordPress cannot be reached in time."""
+        assert ctx.site is not None
+        request = ctx.request
+        upstream = ctx.site.settings.upstream
+        timeouts = upstream.timeouts
+        session = self.session_for(
+            ctx.site.upstream_url, connect=timeouts.connect, max_connections=upstream.max_connections
+        )
+        url = ctx.site.upstream_url + request.rel_url.raw_path_qs
+        declared = request.content_length
+        if declared is not None and declared > self._max_body:
+            raise body_too_large(self._max_body)
+        data: Any
+        if ctx.body is not None:
+            data = ctx.body
+        elif request.body_exists:
+            data = _limited(request.content, self._max_body)
+        else:
+            data = None
+        ctx.upstream_started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeouts.first_byte):
+                upstream_response = await session.request(
+                    request.method,
+                    url,
+                    headers=self._upstream_headers(ctx),
+                    data=data,
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(sock_read=timeouts.idle, sock_connect=timeouts.connect),
+                )
+        except _BodyTooLarge:
+            raise body_too_large(self._max_body) from None
+        except TimeoutError:
+            self._metrics.upstream_errors.labels("timeout").inc()
+            raise SidecarError(504, "upstream_timeout", "WordPress did not answer in time") from None
+        except aiohttp.ClientError as exc:
+            if isinstance(exc.__cause__, _BodyTooLarge) or isinstance(exc.__context__, _BodyTooLarge):
+                raise body_too_large(self._max_body) from None
+            self._metrics.upstream_errors.labels("connect").inc()
+            log.warning("upstream_unavailable", request_id=ctx.request_id, error=type(exc).__name__)
+            raise SidecarError(502, "upstream_unavailable", "WordPress could not be reached") from None
+        async with upstream_response:
+            self._metrics.upstream_duration.labels(ctx.route).observe(
+                time.perf_counter() - ctx.upstream_started
+            )
+            return await self._relay(ctx, upstream_response)
+
+    async def _relay(
+        self, ctx: RequestContext, upstream_response: aiohttp.ClientResponse
+    ) -> web.StreamResponse:
+        ctx.upstream_status = upstream_response.status
+        headers = strip_hop_by_hop(upstream_response.headers)
+        rewrite = ctx.response_filter is not None and ctx.response_filter.headers(
+            upstream_response.status, headers
+        )
+        if rewrite:
+            headers.popall("Content-Length", None)
+        for key, value in ctx.response_headers.items():
+            headers[key] = value
+        headers[REQUEST_ID] = ctx.request_id
+        if headers.get("Content-Type", "").startswith("text/event-stream"):
+            headers["Cache-Control"] = "no-cache"
+            headers["X-Accel-Buffering"] = "no"  # nginx in front must not buffer the stream either
+        response = web.StreamResponse(
+            status=upstream_response.status, reason=upstream_response.reason, headers=headers
+        )
+        if "Content-Length" in headers:
+            response.content_length = int(headers["Content-Length"])
+        ctx.status = upstream_response.status
+        await response.prepare(ctx.request)
+        chunks: AsyncIterator[bytes] = upstream_response.content.iter_any()
+        if rewrite:
+            assert ctx.response_filter is not None
+            chunks = ctx.response_filter.body(chunks)
+        try:
+            async for chunk in chunks:
+                await response.write(chunk)
+                ctx.bytes_out += len(chunk)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # Headers are gone already: the only honest signal left is to cut the connection.
+            kind = "timeout" if isinstance(exc, TimeoutError) else "reset"
+            self._metrics.upstream_errors.labels(kind).inc()
+            log.warning("upstream_stream_broken", request_id=ctx.request_id, kind=kind)
+            ctx.code = f"upstream_stream_{kind}"
+            if ctx.request.transport is not None:
+                ctx.request.transport.close()
+            return response
+        await response.write_eof()
+        return response
