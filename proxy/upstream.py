@@ -24,6 +24,9 @@ __all__ = ["Forwarder", "body_too_large"]
 
 log = get_logger("proxy.upstream")
 _CHUNK = 64 * 1024
+# Bodies up to this size with a declared length move in one piece (one write, no chunked framing);
+# anything larger, unknown-length or event-streamed is relayed chunk by chunk.
+_SMALL_BODY = 64 * 1024
 
 
 def body_too_large(limit: int) -> SidecarError:
@@ -123,6 +126,8 @@ class Forwarder:
         data: Any
         if ctx.body is not None:
             data = ctx.body
+        elif declared is not None and declared <= _SMALL_BODY:
+            data = await request.read() if declared else None
         elif request.body_exists:
             data = _limited(request.content, self._max_body)
         else:
@@ -197,3 +202,17 @@ class Forwarder:
             return response
         await response.write_eof()
         return response
+
+    async def _relay_small(self, ctx: RequestContext, upstream_response: aiohttp.ClientResponse,
+                           headers: CIMultiDict[str]) -> web.StreamResponse:
+        """A small answer of known length: read it whole and send headers and body in one write."""
+        try:
+            body = await upstream_response.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            kind = "timeout" if isinstance(exc, TimeoutError) else "reset"
+            self._metrics.upstream_errors.labels(kind).inc()
+            raise SidecarError(502, "upstream_unavailable", "WordPress broke off its answer") from None
+        headers.popall("Content-Length", None)
+        ctx.bytes_out = len(body)
+        return web.Response(status=upstream_response.status, reason=upstream_response.reason, headers=headers,
+                            body=body)

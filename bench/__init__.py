@@ -1,0 +1,1 @@
+"""Benchmarks: the sidecar against an upstream on loopback, as ratios against a baseline of the same run."""
