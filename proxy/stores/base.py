@@ -56,7 +56,7 @@ class Store(ABC):
 
     @abstractmethod
     async def list_keys(self, site: str) -> list[ApiKeyRecord]:
-        """All keys of a site (revoked and expired included), oldest first."""
+        """All keys of a site (revoked and expired included), oldest first (ties: by id)."""
 
     @abstractmethod
     async def revoke_key(self, key_id: str, at: float) -> bool:
@@ -64,11 +64,13 @@ class Store(ABC):
 
     @abstractmethod
     async def revoke_site_keys(self, site: str, at: float) -> int:
-        """Revoke every live key of a site; returns how many were revoked."""
+        """Revoke every key of a site live at `at` (neither revoked nor expired); returns how many."""
 
     @abstractmethod
     async def touch_keys(self, last_used: Mapping[str, float]) -> None:
-        """Record last-used times for many keys in one write (never moves a time backwards)."""
+        """Record last-used times for many keys in one write (never moves a time backwards).
+
+        Unknown key ids are ignored: a key may vanish between use and flush."""
 
     # OAuth clients -------------------------------------------------------------------------
     @abstractmethod
@@ -79,15 +81,19 @@ class Store(ABC):
     async def get_client(self, client_id: str) -> ClientRecord | None: ...
 
     @abstractmethod
-    async def list_clients(self, site: str) -> list[ClientRecord]: ...
+    async def list_clients(self, site: str) -> list[ClientRecord]:
+        """All clients of a site, oldest first (ties: by client_id)."""
 
     @abstractmethod
-    async def remove_client(self, client_id: str) -> bool: ...
+    async def remove_client(self, client_id: str) -> bool:
+        """Delete a client; False if unknown."""
 
     # access-token revocation ---------------------------------------------------------------
     @abstractmethod
     async def revoke_token(self, jti: str, expires_at: float | None) -> None:
-        """Deny a token id until it would have expired anyway (None: forever)."""
+        """Deny a token id until it would have expired anyway (None: forever).
+
+        Revoking the same id again replaces its expiry; expired revocations are purged by the store."""
 
     @abstractmethod
     async def is_token_revoked(self, jti: str) -> bool: ...
@@ -102,8 +108,12 @@ class Store(ABC):
 
     # one-time grants (authorization codes, refresh tokens) ---------------------------------
     @abstractmethod
-    async def put_grant(self, kind: str, handle_hash: str, data: Mapping[str, Any], expires_at: float) -> None:
-        """Store a single-use grant under the hash of its handle."""
+    async def put_grant(
+        self, kind: str, handle_hash: str, data: Mapping[str, Any], expires_at: float
+    ) -> None:
+        """Store a single-use grant under the hash of its handle, replacing any grant there.
+
+        `data` must be JSON-serialisable (TypeError or ValueError otherwise, before anything is written)."""
 
     @abstractmethod
     async def take_grant(self, kind: str, handle_hash: str) -> dict[str, Any] | None:
@@ -114,13 +124,15 @@ class Store(ABC):
     # signing keys --------------------------------------------------------------------------
     @abstractmethod
     async def list_signing_keys(self) -> list[SigningKeyRecord]:
-        """All signing keys, oldest first."""
+        """All signing keys, oldest first (ties: by kid)."""
 
     @abstractmethod
-    async def add_signing_key(self, record: SigningKeyRecord) -> None: ...
+    async def add_signing_key(self, record: SigningKeyRecord) -> None:
+        """Insert a signing key; DuplicateRecord if its kid exists."""
 
     @abstractmethod
-    async def retire_signing_key(self, kid: str, at: float) -> bool: ...
+    async def retire_signing_key(self, kid: str, at: float) -> bool:
+        """Stop signing with a key (it still verifies); False if unknown or retired already."""
 
     # runtime settings (switches, overrides) ------------------------------------------------
     @abstractmethod
@@ -138,4 +150,4 @@ class Store(ABC):
 
     @abstractmethod
     async def list_audit(self, site: str, limit: int = 100) -> list[AuditRecord]:
-        """The newest records of a site, newest first."""
+        """The last `limit` records appended for a site, latest first (capped backends drop the oldest)."""

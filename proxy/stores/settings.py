@@ -1,0 +1,32 @@
+"""The `store:` section of the config file: which backend keeps the sidecar's state, and where."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["StoreSettings"]
+
+
+class StoreSettings(BaseModel):
+    """Backend choice and its options. `memory` keeps nothing across restarts and is not shared."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["memory", "sqlite", "redis"] = "sqlite"
+    path: str = Field(default="var/sidecar.db", min_length=1)  # sqlite; relative to the config file's folder
+    # redis; may carry a password, so it is kept out of repr()
+    redis_url: str | None = Field(default=None, repr=False)
+    prefix: str = Field(default="mcp-sidecar:", min_length=1)  # redis; every key starts with it
+    timeout_seconds: float = Field(default=2.0, gt=0, le=60)  # redis connect/reply, sqlite lock wait
+    # memory and redis: the newest call-log entries kept per site (SQLite keeps them all)
+    audit_max_len: int = Field(default=100_000, ge=1)
+
+    @model_validator(mode="after")
+    def _redis_needs_a_url(self) -> Self:
+        # The URL itself is checked by RedisStore.open(): a validation error here would echo the whole
+        # input, password included.
+        if self.backend == "redis" and not self.redis_url:
+            raise ValueError("backend 'redis' needs redis_url, e.g. redis://127.0.0.1:6379/0")
+        return self
