@@ -20,7 +20,13 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-def _found(value: Any) -> str:
+_SECRET_HINTS = ("password", "secret", "pepper", "session_key", "token", "redis_url", "headers")
+
+
+def _found(value: Any, path: str) -> str:
+    """The offending value, unless the key may hold a secret: config errors must not print secrets."""
+    if any(hint in path.lower() for hint in _SECRET_HINTS):
+        return "(value hidden: the key may hold a secret)"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -40,11 +46,11 @@ def describe_validation_error(source: str, error: ValidationError) -> list[str]:
     for item in error.errors(include_url=False):
         path = ".".join(str(part) for part in item["loc"]) or "(top level)"
         if item["type"] == "extra_forbidden":
-            lines.append(f"{source}: {path}: unknown key (check the spelling), found {_found(item['input'])}")
+            lines.append(f"{source}: {path}: unknown key (check the spelling), found {_found(item['input'], path)}")
             continue
         if item["type"] == "missing":
             lines.append(f"{source}: {path}: required key is missing")
             continue
         expected = _expected(item["msg"])
-        lines.append(f"{source}: {path}: {expected}, found {_found(item['input'])}")
+        lines.append(f"{source}: {path}: {expected}, found {_found(item['input'], path)}")
     return lines

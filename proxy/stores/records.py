@@ -48,7 +48,7 @@ class SigningKeyRecord:
     algorithm: str
     private_pem: str
     created_at: float
-    retired_at: float | None = None  # retired keys still verify, never sign
+    retired_at: float | None = None  # retired keys neither sign nor verify: retiring kills their tokens
 
 
 @dataclass(frozen=True, slots=True)

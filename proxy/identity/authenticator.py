@@ -1,0 +1,69 @@
+"""From a request's credential to a Principal: the identify stage's whole decision, without aiohttp.
+
+Every failure is the same 401 `invalid_token` with the same sentence, so a client cannot tell an unknown
+key from a revoked one or a token of another site; the internal reason rides on `__cause__`
+(a CredentialError) for logs and metrics.
+"""
+
+from __future__ import annotations
+
+from proxy.errors import SidecarError
+from proxy.identity.apikeys import KeyService, looks_like_api_key
+from proxy.identity.credentials import Credential, CredentialError
+from proxy.identity.principal import Principal
+from proxy.identity.tokens import GRANT_CLAIM, WP_USER_CLAIM, TokenService
+
+__all__ = ["Authenticator"]
+
+_MESSAGE = "The access token is invalid, expired or revoked."
+
+
+class Authenticator:
+    def __init__(self, keys: KeyService, tokens: TokenService) -> None:
+        self._keys = keys
+        self._tokens = tokens
+
+    async def authenticate(
+        self, credential: Credential, *, site: str, audience: str, tier: str = "authenticated"
+    ) -> Principal:
+        """The principal `credential` stands for on `site`; SidecarError 401 invalid_token otherwise.
+
+        An X-API-Key, or a bearer token shaped like one of our keys, is an API key; any other bearer
+        token must be an access token minted for `audience`.
+        """
+        try:
+            if credential.source == "api_key" or looks_like_api_key(credential.value):
+                return await self._api_key(credential.value, site, tier)
+            return await self._access_token(credential.value, site, audience, tier)
+        except CredentialError as error:
+            raise SidecarError(401, "invalid_token", _MESSAGE, challenge=True) from error
+
+    async def _api_key(self, raw: str, site: str, tier: str) -> Principal:
+        record = await self._keys.authenticate(raw)
+        if record.site != site:
+            raise CredentialError("other_site")
+        return Principal(
+            kind="api_key",
+            id=record.id,
+            site=site,
+            wp_user=record.wp_user,
+            scopes=frozenset(record.scopes),
+            profile=record.profile,
+            tier=tier,
+        )
+
+    async def _access_token(self, token: str, site: str, audience: str, tier: str) -> Principal:
+        claims = await self._tokens.verify(token, audience=audience, site=site)
+        wp_user = claims.get(WP_USER_CLAIM)
+        if not isinstance(wp_user, str) or not wp_user:
+            raise CredentialError("no_wp_user")
+        return Principal(
+            kind="oauth_client" if claims.get(GRANT_CLAIM) == "client_credentials" else "oauth_user",
+            id=claims["client_id"],
+            site=site,
+            wp_user=wp_user,
+            scopes=frozenset(claims["scope"].split()),
+            profile=None,
+            tier=tier,
+            token_id=claims["jti"],
+        )

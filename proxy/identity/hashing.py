@@ -1,0 +1,33 @@
+"""How secrets are stored: never in the clear, only as a hash that cannot be reversed.
+
+Every secret we mint has at least 256 bits of randomness, so a fast hash suffices (no KDF): guessing is
+hopeless either way. Long-lived secrets (API keys, client secrets) also mix in a server-side pepper, so a
+copy of the store alone is useless for testing guesses; short-lived one-time handles (authorization codes,
+refresh tokens) use a plain SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+__all__ = ["MIN_PEPPER_BYTES", "check_pepper", "handle_hash", "keyed_hash"]
+
+MIN_PEPPER_BYTES = 16  # as the config requires of `secrets.key_pepper`
+
+
+def check_pepper(pepper: bytes) -> bytes:
+    """Return the pepper if it is long enough to be a real secret, else raise ValueError."""
+    if not isinstance(pepper, bytes) or len(pepper) < MIN_PEPPER_BYTES:
+        raise ValueError(f"the pepper must be at least {MIN_PEPPER_BYTES} random bytes")
+    return pepper
+
+
+def keyed_hash(pepper: bytes, secret: str) -> str:
+    """HMAC-SHA-256 of a secret under the pepper, as hex."""
+    return hmac.new(pepper, secret.encode(), hashlib.sha256).hexdigest()
+
+
+def handle_hash(handle: str) -> str:
+    """SHA-256 of a one-time handle (authorization code, refresh token), as hex."""
+    return hashlib.sha256(handle.encode()).hexdigest()

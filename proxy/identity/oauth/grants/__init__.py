@@ -1,0 +1,1 @@
+"""One module per grant type, each validating a token request and then answering it."""

@@ -1,0 +1,75 @@
+"""Strict JSON for bodies the sidecar decides on: one reading that cannot differ from the upstream's.
+
+A guard that parses a body differently from the server behind it can be walked around (two `method`
+keys, a `NaN`, a 10k-deep array that kills the parser). So client bodies are read strictly: UTF-8 only,
+no duplicate keys, no NaN/Infinity, bounded nesting. Each refusal carries a stable `reason`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+__all__ = ["DEFAULT_MAX_DEPTH", "StrictJsonError", "dump_json", "load_json", "nesting_exceeds"]
+
+DEFAULT_MAX_DEPTH = 64
+
+
+class StrictJsonError(ValueError):
+    """A body that is not strict JSON; `reason` is the stable snake_case code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise StrictJsonError("invalid_json", f"{name} is not valid JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # fast path above; only a body with a duplicate pays for the search
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise StrictJsonError("duplicate_key", f"duplicate object key {key[:60]!r}")
+            seen.add(key)
+    return obj
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """True when arrays/objects nest deeper than `limit`; iterative, so any depth is safe to measure."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def load_json(body: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """Decode `body` strictly, or raise StrictJsonError: not_utf8, invalid_json, duplicate_key, too_deep."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StrictJsonError("not_utf8", f"body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
+    except StrictJsonError:
+        raise
+    except RecursionError:
+        raise StrictJsonError("too_deep", f"JSON nests deeper than {max_depth} levels") from None
+    except ValueError as exc:  # JSONDecodeError, and int() refusing a number with too many digits
+        raise StrictJsonError("invalid_json", f"body is not valid JSON: {exc}") from None
+    if isinstance(value, dict | list) and nesting_exceeds(value, max_depth):
+        raise StrictJsonError("too_deep", f"JSON nests deeper than {max_depth} levels")
+    return value
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON, ASCII-escaped so any string (even a lone surrogate from upstream) survives encoding."""
+    return json.dumps(value, separators=(",", ":"))
