@@ -1,4 +1,4 @@
-"""Builds the public and ops aiohttp applications from a Config, and runs them."""
+"""Builds the public and ops aiohttp applications from a Runtime, and runs them."""
 
 from __future__ import annotations
 
@@ -9,15 +9,24 @@ from pathlib import Path
 
 from aiohttp import web
 
-from proxy.config import Config, load_config
+from proxy.config import Config
 from proxy.context import RequestContext
-from proxy.observe import Metrics, configure_logging, get_logger
-from proxy.ops import build_ops_app
+from proxy.endpoints.discovery import make_discovery
+from proxy.endpoints.oauth import make_oauth
+from proxy.observe import configure_logging, get_logger
+from proxy.ops import RELOAD_KEY, build_ops_app
+from proxy.pipeline.authorize import make_authorize
+from proxy.pipeline.classify import classify
+from proxy.pipeline.gate import make_gate
+from proxy.pipeline.identify import make_identify
+from proxy.pipeline.inspect import inspect
+from proxy.pipeline.limit import make_limit
+from proxy.pipeline.record import make_recorder
 from proxy.pipeline.runner import Pipeline
 from proxy.pipeline.site import select_site
-from proxy.runtime import Runtime, RuntimeHolder
-from proxy.services import SERVICES_KEY, Services
-from proxy.upstream import Forwarder
+from proxy.runtime import Runtime, load_runtime
+from proxy.services import SERVICES_KEY, Services, build_services
+from proxy.stores.base import Store
 from proxy.validation import ConfigError
 
 __all__ = ["Sidecar", "build_sidecar", "serve"]
@@ -34,52 +43,73 @@ class Sidecar:
     services: Services
 
     def reload(self) -> bool:
-        """Load the config again; keep the old one if the new one is invalid. True when swapped."""
-        holder = self.services.holder
-        path = holder.current.config_path
+        """Load config and rules again; keep the old ones if the new ones are invalid. True when swapped."""
+        path = self.services.holder.current.config_path
         if path is None:
             return False
         try:
-            config = load_config(path)
+            runtime = load_runtime(path)
         except ConfigError as error:
             self.services.metrics.config_reloads.labels("error").inc()
             log.error("config_reload_rejected", problems=error.problems)
             return False
-        holder.current = Runtime.compile(config, config_path=path)
+        self.services.adopt(runtime)
         self.services.metrics.config_reloads.labels("ok").inc()
         log.info("config_reloaded", path=str(path))
         return True
 
 
-def build_sidecar(config: Config, *, config_path: Path | None = None) -> Sidecar:
-    """Wire services, pipeline and routes. Connections open when the public app starts."""
-    holder = RuntimeHolder(Runtime.compile(config, config_path=config_path))
-    metrics = Metrics()
-    forwarder = Forwarder(metrics=metrics, max_body_bytes=config.limits.max_body_bytes)
-    services = Services(holder=holder, metrics=metrics, forwarder=forwarder)
+def build_sidecar(
+    config: Config | Runtime, *, config_path: Path | None = None, store: Store | None = None
+) -> Sidecar:
+    """Wire services, the pipeline and routes. Connections open when the public app starts."""
+    runtime = config if isinstance(config, Runtime) else Runtime.compile(config, config_path=config_path)
+    services = build_services(runtime, store=store)
+    forwarder = services.forwarder
 
     async def forward(ctx: RequestContext) -> web.StreamResponse:
         if ctx.route == "unknown":
             ctx.route = "passthrough"
         return await forwarder.forward(ctx)
 
-    pipeline = Pipeline(holder=holder, metrics=metrics, stages=(select_site, forward))
-    public = web.Application(client_max_size=config.limits.max_body_bytes)
+    stages = (
+        select_site,  # Host (and path prefix) -> site; unknown hosts never reach one
+        classify,  # discovery / oauth / mcp / commands / passthrough, on the normalised route
+        make_gate(services),  # switches, toolsets, Origin, entitlement
+        make_discovery(services),  # answered here
+        make_oauth(services),  # answered here
+        make_identify(services),  # credential -> Principal
+        inspect,  # the JSON-RPC body (or command envelope), parsed once
+        make_limit(services),  # rate limits
+        make_authorize(services),  # toolsets, scopes, WordPress capabilities; upstream credential
+        forward,  # to WordPress, streamed both ways
+    )
+    pipeline = Pipeline(
+        holder=services.holder, metrics=services.metrics, stages=stages, recorders=(make_recorder(services),)
+    )
+    public = web.Application(client_max_size=runtime.config.limits.max_body_bytes)
     public[SERVICES_KEY] = services
     public.router.add_route("*", "/{tail:.*}", pipeline.handle)
+
+    async def start_services(_: web.Application) -> None:
+        await services.start()
 
     async def close_services(_: web.Application) -> None:
         await services.close()
 
+    public.on_startup.append(start_services)
     public.on_cleanup.append(close_services)
-    return Sidecar(public=public, ops=build_ops_app(services), services=services)
+    sidecar = Sidecar(public=public, ops=build_ops_app(services), services=services)
+    sidecar.ops[RELOAD_KEY] = sidecar.reload
+    return sidecar
 
 
 async def serve(config_path: Path) -> None:
-    """Run both listeners until SIGINT/SIGTERM; SIGHUP reloads the config."""
-    config = load_config(config_path)
+    """Run both listeners until SIGINT/SIGTERM; SIGHUP reloads config and rules."""
+    runtime = load_runtime(config_path)
+    config = runtime.config
     configure_logging(level=config.logging.level, fmt=config.logging.format)
-    sidecar = build_sidecar(config, config_path=config_path)
+    sidecar = build_sidecar(runtime)
     public_runner = web.AppRunner(sidecar.public, handler_cancellation=True, access_log=None)
     ops_runner = web.AppRunner(sidecar.ops, access_log=None)
     await public_runner.setup()

@@ -18,7 +18,13 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from proxy.discovery.settings import DiscoverySettings
 from proxy.envsubst import interpolate
+from proxy.identity.settings import IdentitySettings
+from proxy.policy.allowlist import AllowlistSettings
+from proxy.policy.entitlement import EntitlementSettings, StaticEntitlement
+from proxy.ratelimit.settings import RateLimitSettings
+from proxy.stores.settings import StoreSettings
 from proxy.validation import ConfigError, describe_validation_error
 
 __all__ = [
@@ -93,15 +99,54 @@ class WordPressUser(Strict):
     app_password: str = Field(min_length=1, repr=False)
 
 
+class AnonymousSettings(Strict):
+    """Access without a credential: its own (lower) rate-limit tier, acting upstream as `wp_user`.
+
+    Risky: anyone who can reach the site gets what `wp_user`'s capabilities and `scopes` allow. Off by
+    default; when on, give it a low-privilege WordPress user (a subscriber) and read-only scopes."""
+
+    enabled: bool = False
+    wp_user: str | None = None
+    scopes: list[str] = ["mcp.read", "content.read"]
+    profile: str | None = "read-only"
+
+    @model_validator(mode="after")
+    def _user_when_enabled(self) -> AnonymousSettings:
+        if self.enabled and not self.wp_user:
+            raise ValueError("anonymous.wp_user is required when anonymous.enabled is true")
+        return self
+
+
 class SiteSettings(Strict):
     """One WordPress site behind the sidecar, chosen by Host (and path prefix for sub-directory sites)."""
 
     hosts: Annotated[list[str], Field(min_length=1)]
     path_prefix: str = ""
-    public_url: str | None = None  # how agents reach this site through the sidecar; default from Host
+    # How agents reach this site through the sidecar: the base of the MCP resource URL (the token
+    # audience) and of every discovery document. Default: http(s)://<first host><path_prefix>.
+    public_url: str | None = None
+    name: str | None = None  # shown in /.well-known/mcp.json; default: the site key
+    description: str | None = None
     upstream: UpstreamSettings
+    rest_prefix: str = "/wp-json"
     mcp_path: str = "/wp-json/mcp/mcp-adapter-default-server"
+    enabled: bool = True  # the site's MCP switch: false answers 404 on its guarded surfaces
+    toolsets: list[str] | None = None  # toolsets enabled here; None: rules' default_enabled
+    allowed_origins: list[str] = []  # browser Origins allowed on MCP routes; others get 403
+    anonymous: AnonymousSettings = AnonymousSettings()
+    allowlist: AllowlistSettings = AllowlistSettings()
+    entitlement: EntitlementSettings = StaticEntitlement()
+    rate_limits: RateLimitSettings | None = None  # None: the top-level rate_limits
+    token_path_aliases: list[str] = []  # extra paths answering like /oauth/token
     users: dict[str, WordPressUser] = {}
+
+    @field_validator("users")
+    @classmethod
+    def _logins_fit_basic_auth(cls, value: dict[str, WordPressUser]) -> dict[str, WordPressUser]:
+        for login in value:
+            if not login or ":" in login or any(ord(ch) < 0x20 for ch in login):
+                raise ValueError(f"WordPress logins without ':' or control characters, found {login!r}")
+        return value
 
     @field_validator("hosts")
     @classmethod
@@ -152,6 +197,20 @@ class SecretSettings(Strict):
         return value
 
 
+class RulesPaths(Strict):
+    """Where the rules files are; relative paths are read from the config file's folder."""
+
+    tools: str = "rules/tools.yaml"
+    toolsets: str = "rules/toolsets.yaml"
+
+
+class CapabilitySettings(Strict):
+    """How long a WordPress user's roles and capabilities are trusted before asking WordPress again."""
+
+    ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
 class Config(Strict):
     """The whole sidecar configuration."""
 
@@ -161,6 +220,15 @@ class Config(Strict):
     logging: LoggingSettings = LoggingSettings()
     limits: LimitSettings = LimitSettings()
     secrets: SecretSettings
+    issuer: str | None = None  # the token service's issuer URL; default: the first site's public URL
+    store: StoreSettings = StoreSettings()
+    identity: IdentitySettings = IdentitySettings()
+    rules: RulesPaths = RulesPaths()
+    capabilities: CapabilitySettings = CapabilitySettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    discovery: DiscoverySettings = DiscoverySettings()
+    # How often runtime switches and overrides are re-read from the store (other replicas' changes).
+    settings_poll_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
     sites: Annotated[dict[str, SiteSettings], Field(min_length=1)]
 
     @model_validator(mode="after")

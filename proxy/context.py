@@ -15,7 +15,7 @@ from proxy.identity.principal import Principal
 if TYPE_CHECKING:
     from proxy.runtime import Runtime, SiteRuntime
 
-__all__ = ["CONTEXT_KEY", "RequestContext", "ResponseFilter", "RouteKind"]
+__all__ = ["CONTEXT_KEY", "CallNote", "RequestContext", "ResponseFilter", "RouteKind"]
 
 RouteKind = Literal["passthrough", "mcp", "commands", "discovery", "oauth", "blocked", "unknown"]
 
@@ -28,6 +28,18 @@ class ResponseFilter(Protocol):
 
     def body(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """Yield the (possibly rewritten) body chunks, never holding more than one message."""
+
+
+@dataclass(slots=True)
+class CallNote:
+    """One tool call (or command) of this request, for the call log: what, and what was decided."""
+
+    method: str
+    tool: str | None
+    ability: str | None
+    allowed: bool
+    code: str  # "ok" or the refusal's stable code
+    message_id: Any = None
 
 
 @dataclass(slots=True)
@@ -45,6 +57,9 @@ class RequestContext:
     body: bytes | None = None  # the request body, read once, for routes the sidecar inspects
     mcp: Any = None  # the parsed JSON-RPC body (proxy.mcp.jsonrpc.ParsedBody)
     mcp_method: str | None = None
+    site_toolsets: frozenset[str] = frozenset()  # toolsets enabled on the site right now
+    calls: list[CallNote] = field(default_factory=list)
+    local_answers: list[dict[str, Any]] = field(default_factory=list)  # sidecar answers merged into a batch
     tool: str | None = None
     ability: str | None = None
     upstream_headers: CIMultiDict[str] = field(default_factory=CIMultiDict)  # added/overridden upstream

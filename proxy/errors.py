@@ -16,7 +16,9 @@ class SidecarError(Exception):
 
     `challenge` asks the renderer for a `WWW-Authenticate: Bearer ...` header (RFC 6750 / RFC 9728);
     `scope` is the scope a client must step up to (insufficient_scope); `headers` are added verbatim
-    (e.g. Retry-After); `data` is extra machine-readable detail for the body.
+    (e.g. Retry-After); `data` is extra machine-readable detail for the body. `hidden` refusals answer a
+    bare 404, as if the surface did not exist (disabled or unlisted surfaces), while `code` still says
+    why in logs and metrics.
     """
 
     def __init__(
@@ -29,6 +31,7 @@ class SidecarError(Exception):
         challenge: bool = False,
         scope: str | None = None,
         data: Mapping[str, Any] | None = None,
+        hidden: bool = False,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
@@ -38,3 +41,4 @@ class SidecarError(Exception):
         self.challenge = challenge
         self.scope = scope
         self.data = dict(data or {})
+        self.hidden = hidden

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
@@ -10,7 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from proxy.services import SERVICES_KEY, Services
 
-__all__ = ["build_ops_app"]
+__all__ = ["RELOAD_KEY", "build_ops_app"]
+
+RELOAD_KEY: web.AppKey[Callable[[], bool]] = web.AppKey("sidecar_reload")
 
 _PROBE_TIMEOUT = aiohttp.ClientTimeout(total=2)
 
@@ -59,10 +62,21 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+async def reload(request: web.Request) -> web.Response:
+    """Reload config and rules (like SIGHUP); 409 when the new files are invalid and the old stay."""
+    swapped = request.app[RELOAD_KEY]()
+    if swapped:
+        return web.json_response({"status": "reloaded"})
+    return web.json_response(
+        {"status": "rejected", "detail": "the new config is invalid; see the log"}, status=409
+    )
+
+
 def build_ops_app(services: Services) -> web.Application:
     app = web.Application()
     app[SERVICES_KEY] = services
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_post("/admin/reload", reload)
     return app

@@ -1,7 +1,7 @@
 """The one place refusals become responses, in the dialect of the route that was asked.
 
 MCP routes answer a JSON-RPC error (with the request's id when known), command APIs their envelope,
-OAuth endpoints RFC 6749 JSON, disabled surfaces a bare 404, everything else
+OAuth endpoints RFC 6749 JSON, hidden surfaces a bare 404, everything else
 `{"error": {"code", "message", "request_id"}}`.
 """
 
@@ -15,17 +15,20 @@ from aiohttp import web
 from proxy.context import RequestContext
 from proxy.errors import SidecarError
 from proxy.headers import REQUEST_ID, WWW_AUTHENTICATE
+from proxy.mcp.commands import CommandError, envelope_error
+from proxy.mcp.jsonrpc import JsonRpcError
 
-__all__ = ["bearer_challenge", "render_error"]
+__all__ = ["bearer_challenge", "jsonrpc_error", "render_error"]
 
-# JSON-RPC codes for sidecar refusals on MCP routes (implementation-defined server errors range).
+# JSON-RPC codes for sidecar refusals on MCP routes: the WordPress plugin's own where it has one.
 _JSONRPC_CODES = {
     400: -32600,
-    401: -32010,  # the WordPress plugin's own "unauthorized" code
-    403: -32008,  # the WordPress plugin's own "forbidden" code
-    404: -32005,
+    401: -32010,  # the plugin's "unauthorized"
+    403: -32008,  # the plugin's "forbidden"
+    404: -32005,  # the plugin's "session not found": clients re-initialize on it
     413: -32600,
     429: -32029,
+    503: -32000,
 }
 
 
@@ -35,12 +38,11 @@ def _quote(value: str) -> str:
 
 def bearer_challenge(ctx: RequestContext, error: SidecarError) -> str:
     """`WWW-Authenticate: Bearer ...` per RFC 6750 section 3 and RFC 9728 section 5.1."""
-    site = ctx.site
     params: list[tuple[str, str]] = []
-    if site is not None:
-        params.append(("realm", site.name))
-    if error.code not in ("missing_token",):
-        params.append(("error", error.code if error.code != "invalid_header" else "invalid_request"))
+    if ctx.site is not None:
+        params.append(("realm", ctx.site.name))
+    if error.code != "missing_token":  # RFC 6750 3.1: no error code when no credential was sent
+        params.append(("error", "invalid_request" if error.code == "invalid_header" else error.code))
         params.append(("error_description", error.message))
     if error.scope:
         params.append(("scope", error.scope))
@@ -49,22 +51,28 @@ def bearer_challenge(ctx: RequestContext, error: SidecarError) -> str:
     return "Bearer " + ", ".join(f"{key}={_quote(value)}" for key, value in params)
 
 
+def jsonrpc_error(ctx: RequestContext, error: SidecarError, message_id: Any) -> dict[str, Any]:
+    """A JSON-RPC error response for a refusal; `data.code` carries the stable code."""
+    rpc_code = error.rpc_code if isinstance(error, JsonRpcError) else _JSONRPC_CODES.get(error.status, -32000)
+    data: dict[str, Any] = {"code": error.code, "request_id": ctx.request_id, **error.data}
+    if error.scope:
+        data["scope"] = error.scope
+    return {
+        "jsonrpc": "2.0",
+        "error": {"code": rpc_code, "message": error.message, "data": data},
+        "id": message_id,
+    }
+
+
 def _body(ctx: RequestContext, error: SidecarError) -> Any:
     if ctx.route == "mcp":
-        payload: dict[str, Any] = {
-            "code": _JSONRPC_CODES.get(error.status, -32000),
-            "message": error.message,
-            "data": {"code": error.code, "request_id": ctx.request_id, **error.data},
-        }
-        message_id = ctx.jsonrpc_id
-        return {"jsonrpc": "2.0", "error": payload, "id": message_id}
+        message_id = error.id if isinstance(error, JsonRpcError) and error.id is not None else ctx.jsonrpc_id
+        return jsonrpc_error(ctx, error, message_id)
     if ctx.route == "commands":
-        return {
-            "success": False,
-            "error": {"code": error.code, "message": error.message, **error.data},
-            "requestId": ctx.command_request_id,
-            "data": None,
-        }
+        request_id = error.request_id if isinstance(error, CommandError) else ctx.command_request_id
+        body = envelope_error(error.code, error.message, request_id)
+        body["error"].update(error.data)
+        return body
     if ctx.route == "oauth":
         return {"error": error.code, "error_description": error.message}
     return {
@@ -75,7 +83,7 @@ def _body(ctx: RequestContext, error: SidecarError) -> Any:
 def render_error(ctx: RequestContext, error: SidecarError) -> web.Response:
     """Render a refusal; a `hidden` refusal is a bare 404 that does not admit the surface exists."""
     headers = {REQUEST_ID: ctx.request_id, **ctx.response_headers, **error.headers}
-    if error.code == "not_found_hidden":
+    if error.hidden:
         return web.Response(status=404, headers=headers)
     if error.challenge:
         headers[WWW_AUTHENTICATE] = bearer_challenge(ctx, error)

@@ -7,9 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from proxy.config import Config, SiteSettings
+from proxy.authz.decision import Authorizer
+from proxy.config import Config, SiteSettings, load_config
+from proxy.discovery.oauth_metadata import prm_url, resource_url
+from proxy.policy.allowlist import Allowlist
+from proxy.policy.paths import TargetNormalizer
+from proxy.rules import Rules, load_rules
+from proxy.validation import ConfigError
 
-__all__ = ["Runtime", "RuntimeHolder", "SiteRuntime"]
+__all__ = ["Runtime", "RuntimeHolder", "SiteRuntime", "load_runtime"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,30 +24,93 @@ class SiteRuntime:
 
     name: str
     settings: SiteSettings
+    public_base: str  # http(s)://host[:port][/prefix] agents use to reach the site through the sidecar
+    resource: str  # the canonical MCP resource URL: the audience of this site's tokens
+    resource_metadata: str  # the RFC 9728 metadata URL named in WWW-Authenticate challenges
+    normalizer: TargetNormalizer
+    allowlist: Allowlist
+    toolsets: frozenset[str]  # toolsets the config enables here (runtime switches may turn some off)
+    discovery_routes: frozenset[str]  # REST routes serving the manifest where /.well-known cannot
+    allowed_origins: frozenset[str]  # lower-case, no trailing slash
 
     @property
     def upstream_url(self) -> str:
         return self.settings.upstream.url
 
-    def public_base(self, host: str, scheme: str) -> str:
-        """The URL agents use to reach this site through the sidecar."""
-        if self.settings.public_url:
-            return self.settings.public_url.rstrip("/")
-        return f"{scheme}://{host}{self.settings.path_prefix}"
+    @property
+    def display_name(self) -> str:
+        return self.settings.name or self.name
+
+
+def _site_runtime(name: str, settings: SiteSettings, rules: Rules, fallbacks: list[str]) -> SiteRuntime:
+    base = (settings.public_url or f"https://{settings.hosts[0]}{settings.path_prefix}").rstrip("/")
+    toolsets = settings.toolsets if settings.toolsets is not None else rules.default_enabled
+    return SiteRuntime(
+        name=name,
+        settings=settings,
+        public_base=base,
+        resource=resource_url(base, settings.mcp_path),
+        resource_metadata=prm_url(base, settings.mcp_path),
+        normalizer=TargetNormalizer(rest_prefix=settings.rest_prefix, site_prefix=settings.path_prefix),
+        allowlist=Allowlist(settings.allowlist),
+        toolsets=frozenset(toolsets),
+        allowed_origins=frozenset(origin.rstrip("/").lower() for origin in settings.allowed_origins),
+        discovery_routes=frozenset(
+            path[len(settings.rest_prefix) :].lower()
+            for path in fallbacks
+            if path.startswith(settings.rest_prefix + "/")
+        ),
+    )
+
+
+def _cross_check(config: Config, rules: Rules, source: str) -> list[str]:
+    """What each file is fine alone but wrong together: names the config uses that the rules lack."""
+    problems = []
+    for name, site in config.sites.items():
+        for index, toolset in enumerate(site.toolsets or ()):
+            if toolset not in rules.toolsets:
+                problems.append(
+                    f"{source}: sites.{name}.toolsets.{index}: a toolset of the rules files "
+                    f"({', '.join(sorted(rules.toolsets))}), found {toolset!r}"
+                )
+        anonymous = site.anonymous
+        if anonymous.enabled and anonymous.profile is not None and anonymous.profile not in rules.toolsets:
+            problems.append(
+                f"{source}: sites.{name}.anonymous.profile: a toolset of the rules files, "
+                f"found {anonymous.profile!r}"
+            )
+        if anonymous.enabled and anonymous.wp_user not in site.users:
+            problems.append(
+                f"{source}: sites.{name}.anonymous.wp_user: a login listed under "
+                f"sites.{name}.users, found {anonymous.wp_user!r}"
+            )
+    return problems
 
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """Everything derived from one version of the config."""
+    """Everything derived from one version of the config and rules."""
 
     config: Config
     config_path: Path | None
+    rules: Rules
+    authorizer: Authorizer
+    issuer: str
     sites: tuple[SiteRuntime, ...]
     _by_host: dict[str, tuple[SiteRuntime, ...]]
 
     @classmethod
     def compile(cls, config: Config, *, config_path: Path | None = None) -> Runtime:
-        sites = tuple(SiteRuntime(name, settings) for name, settings in config.sites.items())
+        """Load the rules and compile every site; ConfigError lists every problem."""
+        base_dir = config_path.parent if config_path else Path.cwd()
+        rules = load_rules(base_dir / config.rules.tools, base_dir / config.rules.toolsets)
+        problems = _cross_check(config, rules, str(config_path or "config"))
+        if problems:
+            raise ConfigError(problems)
+        sites = tuple(
+            _site_runtime(name, settings, rules, config.discovery.fallback_routes)
+            for name, settings in config.sites.items()
+        )
         by_host: dict[str, list[SiteRuntime]] = {}
         for site in sites:
             for host in site.settings.hosts:
@@ -51,7 +120,8 @@ class Runtime:
             host: tuple(sorted(group, key=lambda s: len(s.settings.path_prefix), reverse=True))
             for host, group in by_host.items()
         }
-        return cls(config, config_path, sites, ordered)
+        issuer = (config.issuer or sites[0].public_base).rstrip("/")
+        return cls(config, config_path, rules, Authorizer(rules), issuer, sites, ordered)
 
     def site_for(self, host: str, path: str) -> SiteRuntime | None:
         """The site for a Host header (port ignored) and path; None for an unknown host: never a default."""
@@ -61,9 +131,22 @@ class Runtime:
                 return site
         return None
 
+    def site_named(self, name_or_host: str) -> SiteRuntime | None:
+        """A site by its key or any of its host names (the CLI's --site)."""
+        for site in self.sites:
+            if site.name == name_or_host:
+                return site
+        matches = self._by_host.get(_host_name(name_or_host), ())
+        return matches[-1] if matches else None
+
     @property
     def base_dir(self) -> Path:
         return self.config_path.parent if self.config_path else Path.cwd()
+
+
+def load_runtime(path: Path) -> Runtime:
+    """Config and rules from disk, validated together (what `check-config`, `run` and reload use)."""
+    return Runtime.compile(load_config(path), config_path=path)
 
 
 def _host_name(host: str) -> str:

@@ -203,8 +203,9 @@ class Forwarder:
         await response.write_eof()
         return response
 
-    async def _relay_small(self, ctx: RequestContext, upstream_response: aiohttp.ClientResponse,
-                           headers: CIMultiDict[str]) -> web.StreamResponse:
+    async def _relay_small(
+        self, ctx: RequestContext, upstream_response: aiohttp.ClientResponse, headers: CIMultiDict[str]
+    ) -> web.StreamResponse:
         """A small answer of known length: read it whole and send headers and body in one write."""
         try:
             body = await upstream_response.read()
@@ -214,5 +215,6 @@ class Forwarder:
             raise SidecarError(502, "upstream_unavailable", "WordPress broke off its answer") from None
         headers.popall("Content-Length", None)
         ctx.bytes_out = len(body)
-        return web.Response(status=upstream_response.status, reason=upstream_response.reason, headers=headers,
-                            body=body)
+        return web.Response(
+            status=upstream_response.status, reason=upstream_response.reason, headers=headers, body=body
+        )

@@ -46,7 +46,9 @@ def describe_validation_error(source: str, error: ValidationError) -> list[str]:
     for item in error.errors(include_url=False):
         path = ".".join(str(part) for part in item["loc"]) or "(top level)"
         if item["type"] == "extra_forbidden":
-            lines.append(f"{source}: {path}: unknown key (check the spelling), found {_found(item['input'], path)}")
+            lines.append(
+                f"{source}: {path}: unknown key (check the spelling), found {_found(item['input'], path)}"
+            )
             continue
         if item["type"] == "missing":
             lines.append(f"{source}: {path}: required key is missing")

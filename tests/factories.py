@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 from proxy.config import Config
 
 TEST_PEPPER = "test-pepper-0123456789abcdef"
 TEST_SESSION_KEY = base64.b64encode(bytes(range(32))).decode()
+RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
 
 def make_config_data(upstream_url: str, **site_overrides: Any) -> dict[str, Any]:
@@ -22,6 +24,8 @@ def make_config_data(upstream_url: str, **site_overrides: Any) -> dict[str, Any]
         "listen": {"host": "127.0.0.1", "port": 0},
         "ops": {"host": "127.0.0.1", "port": 0},
         "secrets": {"key_pepper": TEST_PEPPER, "session_keys": [TEST_SESSION_KEY]},
+        "store": {"backend": "memory"},
+        "rules": {"tools": str(RULES_DIR / "tools.yaml"), "toolsets": str(RULES_DIR / "toolsets.yaml")},
         "sites": {"demo": site},
     }
 

@@ -159,6 +159,10 @@ class AccessView:
     def check_command(self, name: str) -> Denial | None:
         return self._check("command", name)
 
+    def check_ability(self, name: str) -> Denial | None:
+        """An ability reached directly (a resource or prompt backed by a listed ability)."""
+        return self._check("ability", name)
+
     def check_tool(self, name: str, ability: str | None = None) -> Denial | None:
         """A tools/call: the tool, then the ability it targets (both must pass)."""
         rule = self._rules.lookup("tool", name)

@@ -1,0 +1,1 @@
+"""Endpoints the sidecar answers itself: discovery documents and the OAuth token service."""

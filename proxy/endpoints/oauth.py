@@ -1,0 +1,92 @@
+"""The token endpoint (`/oauth/token` and configured aliases): form or JSON bodies, client_secret_basic
+or client_secret_post, answered per RFC 6749 with `Cache-Control: no-store`. The grants themselves live
+in proxy.identity.oauth and know nothing of HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from proxy.context import RequestContext
+from proxy.errors import SidecarError
+from proxy.headers import AUTHORIZATION, REQUEST_ID
+from proxy.identity.oauth.errors import OAuthError
+from proxy.identity.oauth.request import form_params
+from proxy.pipeline.base import Stage
+from proxy.pipeline.inspect import read_limited
+from proxy.services import Services
+from proxy.stores.base import StoreUnavailable
+
+__all__ = ["make_oauth"]
+
+_MAX_TOKEN_REQUEST = 16 * 1024
+
+
+def _invalid(message: str) -> SidecarError:
+    return SidecarError(400, "invalid_request", message)
+
+
+def _params(content_type: str, body: bytes) -> dict[str, Any]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _invalid("the request body is not UTF-8") from None
+    if content_type == "application/x-www-form-urlencoded":
+        return form_params(parse_qsl(text, keep_blank_values=True, strict_parsing=False))
+    if content_type == "application/json":
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            raise _invalid("the request body is not valid JSON") from None
+        if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
+            raise _invalid("the JSON body must be an object of string parameters")
+        return value
+    raise SidecarError(
+        415, "invalid_request", "send application/x-www-form-urlencoded (or application/json) parameters"
+    )
+
+
+def make_oauth(services: Services) -> Stage:
+    endpoint = services.identity.token_endpoint
+
+    async def oauth(ctx: RequestContext) -> web.StreamResponse | None:
+        if ctx.route != "oauth":
+            return None
+        site = ctx.site
+        assert site is not None
+        request = ctx.request
+        path = request.path[len(site.settings.path_prefix) :]
+        if path != "/oauth/token" and path not in site.settings.token_path_aliases:
+            raise SidecarError(404, "not_found", "no such OAuth endpoint")
+        if request.method != "POST":
+            raise SidecarError(
+                405, "invalid_request", "the token endpoint answers POST", headers={"Allow": "POST"}
+            )
+        body = await read_limited(ctx, _MAX_TOKEN_REQUEST)
+        try:
+            params = _params(request.content_type, body)
+            status, headers, payload = await endpoint.handle(
+                params, request.headers.get(AUTHORIZATION), site=site.name, audience=site.resource
+            )
+        except OAuthError as error:
+            ctx.code = error.error
+            return web.json_response(
+                error.body(),
+                status=error.status,
+                headers={**error.headers, "Cache-Control": "no-store", REQUEST_ID: ctx.request_id},
+            )
+        except StoreUnavailable:
+            raise SidecarError(
+                503,
+                "temporarily_unavailable",
+                "the credential store cannot be reached",
+                headers={"Retry-After": "5"},
+            ) from None
+        if status >= 400:
+            ctx.code = str(payload.get("error", "invalid_request"))
+        return web.json_response(payload, status=status, headers={**headers, REQUEST_ID: ctx.request_id})
+
+    return oauth

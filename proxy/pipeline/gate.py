@@ -1,0 +1,69 @@
+"""Stage `gate`: the global and per-site switches, enabled toolsets, Origin and entitlement.
+
+A switched-off surface answers a bare 404, as if it did not exist. A site that is not entitled answers
+403 `not_entitled` on MCP routes (and 404 on discovery, which must not advertise it).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from proxy.context import RequestContext
+from proxy.errors import SidecarError
+from proxy.observe import get_logger
+from proxy.pipeline.base import Stage
+from proxy.services import Services
+
+__all__ = ["GUARDED_ROUTES", "make_gate"]
+
+log = get_logger("proxy.gate")
+GUARDED_ROUTES = frozenset({"mcp", "commands", "discovery", "oauth"})
+_AGENT_ROUTES = frozenset({"mcp", "commands"})
+
+
+def _hidden(code: str) -> SidecarError:
+    return SidecarError(404, code, "not found", hidden=True)
+
+
+def make_gate(services: Services) -> Stage:
+    async def gate(ctx: RequestContext) -> web.StreamResponse | None:
+        if ctx.route not in GUARDED_ROUTES:
+            return None
+        site = ctx.site
+        assert site is not None
+        switches = services.switches
+        if not switches.mcp_enabled(ctx.runtime.config.mcp_enabled):
+            raise _hidden("mcp_disabled")
+        if not switches.site_enabled(site):
+            raise _hidden("site_disabled")
+        ctx.site_toolsets = switches.site_toolsets(site, ctx.runtime.rules.toolsets)
+        if not ctx.site_toolsets:
+            raise _hidden("no_toolsets_enabled")
+        if ctx.route in _AGENT_ROUTES:
+            origin = ctx.request.headers.get("Origin")
+            if origin is not None and origin.rstrip("/").lower() not in site.allowed_origins:
+                # DNS-rebinding protection: a browser page from another origin must not drive the site.
+                raise SidecarError(403, "origin_not_allowed", "this Origin may not use the MCP endpoint")
+        entitlement = await services.entitlement(site).check(
+            site.name, index_url=site.upstream_url + "/wp-json/"
+        )
+        services.metrics.entitlement.labels(site.name, entitlement.reason).inc()
+        if entitlement.entitled:
+            return None
+        log.warning(
+            "site_not_entitled",
+            site=site.name,
+            reason=entitlement.reason,
+            detail=entitlement.detail,
+            request_id=ctx.request_id,
+        )
+        if ctx.route not in _AGENT_ROUTES:
+            raise _hidden("not_entitled")
+        raise SidecarError(
+            403,
+            "not_entitled",
+            f"this site is not entitled to MCP ({entitlement.reason})",
+            data={"reason": entitlement.reason},
+        )
+
+    return gate

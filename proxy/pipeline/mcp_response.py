@@ -1,0 +1,89 @@
+"""Response-side work on a forwarded MCP answer: seal the session id, hide what the caller may not
+see (tools/list, discover-abilities), and merge in the sidecar's own answers to refused batch members.
+
+JSON answers are small and read whole to rewrite them; SSE answers are rewritten event by event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from multidict import CIMultiDict
+
+from proxy.headers import MCP_SESSION_ID
+from proxy.mcp.rewrite import ResponseRewriter
+from proxy.mcp.sse import rewrite_sse
+from proxy.mcp.strict_json import dump_json
+
+__all__ = ["McpResponseFilter"]
+
+_MAX_JSON_ANSWER = 16 * 1024 * 1024
+
+
+class McpResponseFilter:
+    """One request's response filter (see proxy.context.ResponseFilter)."""
+
+    def __init__(
+        self,
+        *,
+        rewriter: ResponseRewriter | None,
+        seal: Callable[[str], str],
+        local_answers: list[dict[str, Any]],
+        on_unauthorized: Callable[[], None],
+    ) -> None:
+        self._rewriter = rewriter if rewriter is not None and rewriter.active else None
+        self._seal = seal
+        self._local = local_answers
+        self._on_unauthorized = on_unauthorized
+        self._sse = False
+
+    def headers(self, status: int, headers: CIMultiDict[str]) -> bool:
+        session = headers.get(MCP_SESSION_ID)
+        if session is not None:
+            headers[MCP_SESSION_ID] = self._seal(session)
+        if status == 401:
+            self._on_unauthorized()  # the mapped user's application password no longer works
+        content_type = headers.get("Content-Type", "")
+        self._sse = content_type.startswith("text/event-stream")
+        if not (self._sse or content_type.startswith("application/json")) or status >= 300:
+            return False
+        return self._rewriter is not None or bool(self._local)
+
+    def body(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        return self._sse_body(chunks) if self._sse else self._json_body(chunks)
+
+    async def _json_body(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > _MAX_JSON_ANSWER:
+                return  # never relay an unfiltered remainder: the client sees a truncated answer
+            parts.append(chunk)
+        body = b"".join(parts)
+        rewritten = self._rewriter.rewrite_body(body) if self._rewriter is not None else None
+        body = rewritten if rewritten is not None else body
+        if self._local:
+            body = self._merge(body)
+        yield body
+
+    def _merge(self, body: bytes) -> bytes:
+        try:
+            value = json.loads(body) if body.strip() else []
+        except ValueError:
+            return body
+        answers = value if isinstance(value, list) else [value]
+        return dump_json([*answers, *self._local]).encode()
+
+    async def _sse_body(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        transform = self._rewriter.rewrite_message if self._rewriter is not None else _unchanged
+        async for chunk in rewrite_sse(chunks, transform):
+            yield chunk
+        for answer in self._local:
+            yield b"event: message\ndata: " + dump_json(answer).encode() + b"\n\n"
+
+
+def _unchanged(_message: dict[str, Any]) -> dict[str, Any] | None:
+    return None
