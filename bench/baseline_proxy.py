@@ -17,11 +17,18 @@ _UPSTREAM = web.AppKey("upstream", str)
 async def forward(request: web.Request) -> web.Response:
     session = request.app[_SESSION]
     body = await request.read()
-    async with session.request(request.method, request.app[_UPSTREAM] + request.rel_url.raw_path_qs,
-                               data=body, headers={"Content-Type": request.content_type}) as upstream:
+    async with session.request(
+        request.method,
+        request.app[_UPSTREAM] + request.rel_url.raw_path_qs,
+        data=body,
+        headers={"Content-Type": request.content_type},
+    ) as upstream:
         payload = await upstream.read()
-        return web.Response(body=payload, status=upstream.status,
-                            headers={"Content-Type": upstream.headers.get("Content-Type", "")})
+        return web.Response(
+            body=payload,
+            status=upstream.status,
+            headers={"Content-Type": upstream.headers.get("Content-Type", "")},
+        )
 
 
 def main() -> None:

@@ -19,10 +19,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
-JSONRPC_BODY_1K = json.dumps({
-    "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-    "params": {"name": "bench-tool", "arguments": {"text": "x" * 900}},
-}).encode()
+JSONRPC_BODY_1K = json.dumps(
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "bench-tool", "arguments": {"text": "x" * 900}},
+    }
+).encode()
 
 
 def free_port() -> int:
@@ -44,8 +48,13 @@ def wait_port(port: int, timeout: float = 20) -> None:
 
 @contextmanager
 def process(args: Sequence[str], port: int, env: Mapping[str, str] | None = None) -> Iterator[None]:
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
     try:
         wait_port(port)
         yield
@@ -74,8 +83,16 @@ def _latency(text: str, percentile: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
 
 
-def wrk(name: str, url: str, *, body: bytes, headers: Mapping[str, str], seconds: int = 5,
-        connections: int = 16, method: str = "POST") -> Result:
+def wrk(
+    name: str,
+    url: str,
+    *,
+    body: bytes,
+    headers: Mapping[str, str],
+    seconds: int = 5,
+    connections: int = 16,
+    method: str = "POST",
+) -> Result:
     """One wrk run (1 thread: the machine has 2 cores and the servers need the other)."""
     if shutil.which("wrk") is None:
         raise SystemExit("bench needs wrk (apt-get install wrk)")
@@ -84,20 +101,28 @@ def wrk(name: str, url: str, *, body: bytes, headers: Mapping[str, str], seconds
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write("\n".join(lines) + "\n")
     try:
-        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
-                              url], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     finally:
         os.unlink(script.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return Result(name, rps, _latency(out, "50"), _latency(out, "99"), int(non_2xx.group(1)) if non_2xx else 0)
+    return Result(
+        name, rps, _latency(out, "50"), _latency(out, "99"), int(non_2xx.group(1)) if non_2xx else 0
+    )
 
 
 def report(results: Sequence[Result], baseline: Result, *, reference: Result | None = None) -> str:
     rows = [f"{'scenario':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'x baseline':>10}"]
     for result in results:
-        rows.append(f"{result.name:<34} {result.rps:>9.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f} "
-                    f"{result.non_2xx:>8} {result.rps / baseline.rps:>10.2f}")
+        rows.append(
+            f"{result.name:<34} {result.rps:>9.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f} "
+            f"{result.non_2xx:>8} {result.rps / baseline.rps:>10.2f}"
+        )
     if reference is not None:
         rows.append(f"(p50 added over {reference.name}: computed per row as p50 - {reference.p50_ms:.2f} ms)")
     return "\n".join(rows)

@@ -24,8 +24,12 @@ def sidecar_config(upstream_port: int, public_port: int, ops_port: int, workdir:
         "ops": {"host": "127.0.0.1", "port": ops_port},
         "logging": {"level": "info", "format": "json"},
         "secrets": {"key_pepper": TEST_PEPPER, "session_keys": [TEST_SESSION_KEY]},
-        "sites": {"bench": {"hosts": ["127.0.0.1", "localhost"],
-                            "upstream": {"url": f"http://127.0.0.1:{upstream_port}"}}},
+        "sites": {
+            "bench": {
+                "hosts": ["127.0.0.1", "localhost"],
+                "upstream": {"url": f"http://127.0.0.1:{upstream_port}"},
+            }
+        },
     }
     path = workdir / "bench-config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -42,26 +46,48 @@ def main() -> None:
     results: list[Result] = []
 
     def run(name: str, port: int, path: str = "/bench") -> Result:
-        result = wrk(name, f"http://127.0.0.1:{port}{path}", body=JSONRPC_BODY_1K, headers=headers,
-                     seconds=args.seconds, connections=args.connections)
+        result = wrk(
+            name,
+            f"http://127.0.0.1:{port}{path}",
+            body=JSONRPC_BODY_1K,
+            headers=headers,
+            seconds=args.seconds,
+            connections=args.connections,
+        )
         results.append(result)
         return result
 
-    with tempfile.TemporaryDirectory() as tmp, \
-            process([PYTHON, "-m", "bench.upstream", "--port", str(upstream)], upstream), \
-            process([PYTHON, "-m", "bench.baseline_proxy", "--port", str(baseline_port), "--upstream",
-                     f"http://127.0.0.1:{upstream}"], baseline_port), \
-            process([PYTHON, "-m", "proxy.cli", "run", "-c", str(sidecar_config(upstream, public, ops, Path(tmp)))],
-                    public):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        process([PYTHON, "-m", "bench.upstream", "--port", str(upstream)], upstream),
+        process(
+            [
+                PYTHON,
+                "-m",
+                "bench.baseline_proxy",
+                "--port",
+                str(baseline_port),
+                "--upstream",
+                f"http://127.0.0.1:{upstream}",
+            ],
+            baseline_port,
+        ),
+        process(
+            [PYTHON, "-m", "proxy.cli", "run", "-c", str(sidecar_config(upstream, public, ops, Path(tmp)))],
+            public,
+        ),
+    ):
         run("warm-up (discarded)", public)
         results.clear()
         run("upstream direct", upstream)
         baseline = run("baseline proxy (minimal aiohttp)", baseline_port)
         passthrough = run("sidecar passthrough", public)
     print(report(results, baseline))
-    print(f"\nsidecar passthrough / baseline throughput: {passthrough.rps / baseline.rps:.2f}x "
-          f"(target >= 0.9x); p50 added over baseline: {passthrough.p50_ms - baseline.p50_ms:+.2f} ms "
-          "(target <= 1 ms)")
+    print(
+        f"\nsidecar passthrough / baseline throughput: {passthrough.rps / baseline.rps:.2f}x "
+        f"(target >= 0.9x); p50 added over baseline: {passthrough.p50_ms - baseline.p50_ms:+.2f} ms "
+        "(target <= 1 ms)"
+    )
 
 
 if __name__ == "__main__":

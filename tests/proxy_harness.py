@@ -35,7 +35,9 @@ class RunningSidecar:
 
 
 @asynccontextmanager
-async def running_sidecar(config: Config, *, config_path: Path | None = None) -> AsyncIterator[RunningSidecar]:
+async def running_sidecar(
+    config: Config, *, config_path: Path | None = None
+) -> AsyncIterator[RunningSidecar]:
     sidecar = build_sidecar(config, config_path=config_path)
     public = TestServer(sidecar.public, host="127.0.0.1", port=0)
     ops = TestServer(sidecar.ops, host="127.0.0.1", port=0)

@@ -37,15 +37,18 @@ def test_unknown_key_is_named_with_its_path(tmp_path: Path) -> None:
     data = make_config_data("http://127.0.0.1:8081")
     data["sites"]["demo"]["upstream"]["timeoutz"] = 3
     path = write(tmp_path, data)
-    assert problems_of(path) == [f"{path}: sites.demo.upstream.timeoutz: unknown key (check the spelling), found 3"]
+    assert problems_of(path) == [
+        f"{path}: sites.demo.upstream.timeoutz: unknown key (check the spelling), found 3"
+    ]
 
 
 def test_wrong_type_says_expected_and_found(tmp_path: Path) -> None:
     data = make_config_data("http://127.0.0.1:8081")
     data["listen"]["port"] = "eighty"
     path = write(tmp_path, data)
-    assert problems_of(path) == [f"{path}: listen.port: expected a valid integer, unable to parse string as an "
-                                 "integer, found 'eighty'"]
+    assert problems_of(path) == [
+        f"{path}: listen.port: expected a valid integer, unable to parse string as an integer, found 'eighty'"
+    ]
 
 
 def test_missing_env_var_is_named(tmp_path: Path) -> None:
@@ -53,13 +56,18 @@ def test_missing_env_var_is_named(tmp_path: Path) -> None:
     data["sites"]["demo"]["users"] = {"admin": {"app_password": "${WP_ADMIN_APP_PASSWORD}"}}
     path = write(tmp_path, data)
     problems = problems_of(path)
-    assert problems[0] == (f"{path}: sites.demo.users.admin.app_password: environment variable "
-                           "WP_ADMIN_APP_PASSWORD is not set (expected by ${WP_ADMIN_APP_PASSWORD})")
+    assert problems[0] == (
+        f"{path}: sites.demo.users.admin.app_password: environment variable "
+        "WP_ADMIN_APP_PASSWORD is not set (expected by ${WP_ADMIN_APP_PASSWORD})"
+    )
 
 
 def test_env_var_interpolates_and_default_applies(tmp_path: Path) -> None:
     data = make_config_data("http://127.0.0.1:8081")
-    data["sites"]["demo"]["users"] = {"admin": {"app_password": "${PW}"}, "ed": {"app_password": "${NOPE:-fallback}"}}
+    data["sites"]["demo"]["users"] = {
+        "admin": {"app_password": "${PW}"},
+        "ed": {"app_password": "${NOPE:-fallback}"},
+    }
     config = load_config(write(tmp_path, data), env={"PW": "s3cret"})
     assert config.sites["demo"].users["admin"].app_password == "s3cret"
     assert config.sites["demo"].users["ed"].app_password == "fallback"
@@ -87,7 +95,9 @@ def test_unparseable_files(tmp_path: Path, text: str, expected: str) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    assert problems_of(tmp_path / "nope.yaml") == [f"{tmp_path / 'nope.yaml'}: (file): the config file does not exist"]
+    assert problems_of(tmp_path / "nope.yaml") == [
+        f"{tmp_path / 'nope.yaml'}: (file): the config file does not exist"
+    ]
 
 
 def test_two_sites_cannot_claim_one_host(tmp_path: Path) -> None:
@@ -98,8 +108,9 @@ def test_two_sites_cannot_claim_one_host(tmp_path: Path) -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "proxy.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "proxy.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
 
 
 def test_check_config_cli_exit_codes(tmp_path: Path) -> None:

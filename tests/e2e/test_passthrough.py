@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -18,7 +17,7 @@ from tests.factories import make_config
 from tests.proxy_harness import RunningSidecar, running_sidecar
 
 SSE_EVENTS = [
-    b"id: 1\nretry: 1500\nevent: message\ndata: {\"n\": 1}\n\n",
+    b'id: 1\nretry: 1500\nevent: message\ndata: {"n": 1}\n\n',
     b": keep-alive comment\n\n",
     b"id: 2\ndata: line one\ndata: line two\n\n",
 ]
@@ -37,10 +36,15 @@ def make_upstream(state: UpstreamState) -> web.Application:
     async def echo(request: web.Request) -> web.Response:
         body = await request.read()
         state.seen.append({"headers": dict(request.headers), "path": request.path_qs})
-        return web.json_response({"method": request.method, "path": request.path_qs, "length": len(body),
-                                  "headers": {k.lower(): v for k, v in request.headers.items()}},
-                                 headers={"Connection": "close, X-Hop", "X-Hop": "secret", "Keep-Alive": "5",
-                                          "X-Kept": "yes"})
+        return web.json_response(
+            {
+                "method": request.method,
+                "path": request.path_qs,
+                "length": len(body),
+                "headers": {k.lower(): v for k, v in request.headers.items()},
+            },
+            headers={"Connection": "close, X-Hop", "X-Hop": "secret", "Keep-Alive": "5", "X-Kept": "yes"},
+        )
 
     async def upload(request: web.Request) -> web.Response:
         async for chunk in request.content.iter_any():
@@ -101,9 +105,11 @@ def base(server: TestServer) -> str:
 @pytest.fixture
 async def proxy(upstream: tuple[TestServer, UpstreamState]) -> AsyncIterator[RunningSidecar]:
     server, _ = upstream
-    config = make_config(base(server), upstream={"url": base(server),
-                                                 "timeouts": {"connect": 1, "first_byte": 0.5, "idle": 1}},
-                         top={"limits": {"max_body_bytes": 1024 * 1024}})
+    config = make_config(
+        base(server),
+        upstream={"url": base(server), "timeouts": {"connect": 1, "first_byte": 0.5, "idle": 1}},
+        top={"limits": {"max_body_bytes": 1024 * 1024}},
+    )
     async with running_sidecar(config) as running:
         yield running
 
@@ -134,8 +140,14 @@ async def test_client_request_id_echoed_and_forwarded(proxy: RunningSidecar) -> 
 
 
 async def test_hop_by_hop_headers_are_stripped_both_ways(proxy: RunningSidecar) -> None:
-    headers = {"Connection": "keep-alive, X-Client-Hop", "X-Client-Hop": "1", "Keep-Alive": "timeout=5",
-               "TE": "trailers", "Proxy-Authorization": "Basic Zm9vOmJhcg==", "X-End-To-End": "kept"}
+    headers = {
+        "Connection": "keep-alive, X-Client-Hop",
+        "X-Client-Hop": "1",
+        "Keep-Alive": "timeout=5",
+        "TE": "trailers",
+        "Proxy-Authorization": "Basic Zm9vOmJhcg==",
+        "X-End-To-End": "kept",
+    }
     async with proxy.http.get(proxy.url + "/echo", headers=headers) as response:
         payload = await response.json()
         seen = set(payload["headers"])
@@ -165,8 +177,9 @@ async def test_large_response_streams_without_buffering(proxy: RunningSidecar) -
     assert total == 128 * 65536
 
 
-async def test_large_request_body_streams_upstream(proxy: RunningSidecar, upstream: tuple[TestServer, UpstreamState]
-                                                   ) -> None:
+async def test_large_request_body_streams_upstream(
+    proxy: RunningSidecar, upstream: tuple[TestServer, UpstreamState]
+) -> None:
     async def body() -> AsyncIterator[bytes]:
         for _ in range(15):
             yield b"y" * 65536
@@ -176,8 +189,9 @@ async def test_large_request_body_streams_upstream(proxy: RunningSidecar, upstre
         assert (await response.json())["received"] == 15 * 65536
 
 
-async def test_sse_is_relayed_event_by_event_and_verbatim(proxy: RunningSidecar,
-                                                          upstream: tuple[TestServer, UpstreamState]) -> None:
+async def test_sse_is_relayed_event_by_event_and_verbatim(
+    proxy: RunningSidecar, upstream: tuple[TestServer, UpstreamState]
+) -> None:
     _, state = upstream
     async with proxy.http.get(proxy.url + "/sse", headers={"Accept": "text/event-stream"}) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
@@ -228,12 +242,13 @@ async def test_streamed_oversized_body_is_413(proxy: RunningSidecar) -> None:
         assert response.status == 413
 
 
-async def test_client_disconnect_cancels_upstream(proxy: RunningSidecar,
-                                                  upstream: tuple[TestServer, UpstreamState]) -> None:
+async def test_client_disconnect_cancels_upstream(
+    proxy: RunningSidecar, upstream: tuple[TestServer, UpstreamState]
+) -> None:
     _, state = upstream
     config = proxy.sidecar.services.holder.current.config
     assert config.sites["demo"].upstream.timeouts.first_byte == 0.5
-    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.public.port)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", proxy.public.port)
     writer.write(b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     await writer.drain()
     await asyncio.sleep(0.2)
@@ -276,7 +291,9 @@ async def test_readyz_fails_while_upstream_is_down() -> None:
             assert response.status == 200
 
 
-async def test_access_log_line_has_no_query(proxy: RunningSidecar, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_access_log_line_has_no_query(
+    proxy: RunningSidecar, capsys: pytest.CaptureFixture[str]
+) -> None:
     from proxy.observe import configure_logging
 
     configure_logging(level="info", fmt="json")
@@ -284,5 +301,7 @@ async def test_access_log_line_has_no_query(proxy: RunningSidecar, capsys: pytes
         await response.read()
     out = capsys.readouterr().out
     lines = [json.loads(line) for line in out.splitlines() if '"event": "request"' in line]
-    assert lines and lines[-1]["path"] == "/echo" and lines[-1]["status"] == 200
+    assert lines
+    assert lines[-1]["path"] == "/echo"
+    assert lines[-1]["status"] == 200
     assert "supersecretvalue" not in out
