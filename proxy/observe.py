@@ -18,6 +18,21 @@ PREFIX = "mcp_sidecar_"
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
+class _StdoutLogger:
+    """Writes each rendered line to whatever sys.stdout is at that moment (so a replaced stdout, as
+    under a test runner or a log shipper's wrapper, never leaves a cached logger on a closed file)."""
+
+    def __init__(self, *_args: object) -> None:
+        pass
+
+    def msg(self, message: str) -> None:
+        stream = sys.stdout
+        stream.write(message + "\n")
+        stream.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
 def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
     """Send structlog output as one JSON object per line to stdout (console renderer for humans)."""
     renderer: structlog.typing.Processor = (
@@ -31,7 +46,7 @@ def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stdout),
+        logger_factory=_StdoutLogger,
         cache_logger_on_first_use=True,  # the access line is on the hot path: resolve the chain once
     )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from proxy.demo.app import build_demo_app
+from proxy.demo.app import DEMO_MCP_PATH, build_demo_app
 from proxy.demo.site import DemoSite
 
 __all__ = ["RunningDemo", "run_demo_upstream", "start_demo_upstream"]
@@ -36,6 +36,10 @@ class RunningDemo:
     site: DemoSite
     _server: _Server
     _task: asyncio.Task[None]
+
+    @property
+    def mcp_url(self) -> str:
+        return self.url + DEMO_MCP_PATH
 
     async def close(self) -> None:
         self._server.should_exit = True

@@ -20,6 +20,7 @@ async def test_start_on_a_free_port_and_close_quickly() -> None:
     running = await start_demo_upstream(site=site)
     assert running.site is site
     assert running.url.startswith("http://127.0.0.1:")
+    assert running.mcp_url == running.url + "/wp-json/mcp/mcp-adapter-default-server"
     async with aiohttp.ClientSession() as http, http.get(running.url + "/wp-json/") as response:
         assert (await response.json())["name"] == "Mine"
     started = time.monotonic()
