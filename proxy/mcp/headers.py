@@ -87,9 +87,10 @@ def check_headers(body: ParsedBody, headers: MultiMapping[str]) -> ProtocolEra:
 
     `headers` must be case-insensitive and keep repeats (aiohttp's `request.headers`). Raises
     JsonRpcError invalid_protocol_version (400) for a version that is not YYYY-MM-DD, HeaderMismatch
-    (400, code header_mismatch) for any disagreement. The stateless era is recognized by an `Mcp-Method`
-    header, a 2026-07-28 version header, or a protocol version in `params._meta`; in it a request must
-    carry every header that applies, and a batch is not allowed.
+    (400, code header_mismatch) for any disagreement. The stateless era is recognized by a 2026-07-28
+    version header or a protocol version in `params._meta`; in it a request must carry every header
+    that applies, and a batch is not allowed. `Mcp-Method` alone does not make a request stateless: the
+    TypeScript SDK (mcp-remote) sends it on handshake-era requests too; it is still checked.
     """
     version = _single(headers, MCP_PROTOCOL_VERSION)
     method_header = _single(headers, MCP_METHOD)
@@ -100,10 +101,8 @@ def check_headers(body: ParsedBody, headers: MultiMapping[str]) -> ProtocolEra:
             f"{MCP_PROTOCOL_VERSION} header must be a date version like 2025-11-25, found {_show(version)}",
             reason="invalid_protocol_version",
         )
-    stateless = (
-        method_header is not None
-        or version in MODERN_PROTOCOL_VERSIONS
-        or any(_meta_version(m) is not None for m in body.messages)
+    stateless = version in MODERN_PROTOCOL_VERSIONS or any(
+        _meta_version(m) is not None for m in body.messages
     )
 
     for message in body.messages:

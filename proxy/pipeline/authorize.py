@@ -5,53 +5,85 @@ granted, and the mapped WordPress user must hold its capability, which WordPress
 (`users/me?context=edit`, cached briefly). Refused calls never reach WordPress. Allowed requests go
 upstream with the mapped user's application password, never with the client's credential, and with
 the WordPress session id unsealed from the sidecar's session id.
+
+Sessions: WordPress keeps MCP sessions per WordPress user, but several principals may act as one
+user, so the client never sees WordPress's id. It gets that id sealed (AES-GCM, proxy.mcp.session)
+with the principal and the site as associated data: any replica opens it without shared state, and
+an id presented by another principal fails to open and is answered 404 "session not found" before
+anything else is looked at.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from mcp_types.jsonrpc import INVALID_PARAMS
 
 from proxy.authz.decision import AccessView, Denial
 from proxy.context import CallNote, RequestContext
 from proxy.errors import SidecarError
-from proxy.headers import AUTHORIZATION, MCP_SESSION_ID
+from proxy.headers import AUTHORIZATION, MCP_SESSION_ID, REQUEST_ID
 from proxy.identity.principal import Principal
 from proxy.mcp.commands import CommandEnvelope
-from proxy.mcp.jsonrpc import Message
+from proxy.mcp.jsonrpc import JsonRpcError, Message
 from proxy.mcp.rewrite import ResponseRewriter
 from proxy.mcp.strict_json import dump_json
 from proxy.mcp.target import Target
 from proxy.pipeline.base import Stage
 from proxy.pipeline.inspect import Inspected
 from proxy.pipeline.mcp_response import McpResponseFilter
-from proxy.ratelimit import clamp_arguments
+from proxy.ratelimit import ResultCaps, Tier, clamp_arguments
 from proxy.render import jsonrpc_error
 from proxy.rules import Rules
 from proxy.runtime import SiteRuntime
 from proxy.services import Services
+from proxy.stores.base import StoreUnavailable
 
-__all__ = ["make_authorize", "session_owner"]
+__all__ = ["CLIENT_CREDENTIAL_HEADERS", "make_authorize", "session_owner"]
 
 # The client's own credentials and cookies never reach WordPress: it acts as the mapped user only.
 CLIENT_CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "proxy-authorization"})
 
+TOOL_NOT_FOUND = -32003  # what mcp-adapter answers for an unknown tool (HTTP 404)
+# JSON-RPC codes of refusals whose HTTP status alone would pick a misleading one (404 is the
+# transport's "session not found", on which clients re-initialize).
+_RPC_CODES = {
+    "unknown_tool": TOOL_NOT_FOUND,
+    "unknown_ability": TOOL_NOT_FOUND,
+    "ability_required": INVALID_PARAMS,
+}
+ABILITY_INPUT = "parameters"  # the argument of mcp-adapter-execute-ability that carries the ability's input
+
 
 def session_owner(principal: Principal) -> str:
-    return f"{principal.kind}:{principal.id}"
+    """Whom a session is bound to. The WordPress user is part of it: OAuth principals are named by
+    their client, and one public client may act for several WordPress users."""
+    return f"{principal.kind}:{principal.id}:{principal.wp_user}"
 
 
 def _basic(login: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
 
 
-def _denial_error(denial: Denial) -> SidecarError:
-    # A missing scope can be fixed by the client (step-up); say so in the challenge.
-    return denial.to_error(challenge=denial.code == "insufficient_scope")
+def _denial_error(denial: Denial, principal: Principal) -> SidecarError:
+    """The refusal to answer. A missing scope gets a step-up challenge whose scope lists every scope the
+    call needs, the credential's own included, so re-authorizing for it loses nothing (RFC 6750 3.1)."""
+    rpc_code = _RPC_CODES.get(denial.code)
+    if rpc_code is not None:
+        return JsonRpcError(
+            rpc_code,
+            denial.message,
+            reason=denial.code,
+            status=denial.http_status,
+            data={"target": denial.target},
+        )
+    error = denial.to_error(challenge=denial.missing_scope is not None)
+    if denial.missing_scope is not None:
+        error.scope = " ".join(sorted(principal.scopes | {denial.missing_scope}))
+    return error
 
 
 def _check(view: AccessView, rules: Rules, target: Target) -> Denial | None:
@@ -68,27 +100,38 @@ def _check(view: AccessView, rules: Rules, target: Target) -> Denial | None:
     return None
 
 
-def _clamped(ctx: RequestContext, message: Message, target: Target) -> dict[str, Any] | None:
-    """The message with result-size arguments capped for the caller's tier, or None if unchanged."""
-    rules = ctx.runtime.rules
-    rule = rules.lookup("ability", target.ability) if target.ability else None
-    rule = rule or (rules.lookup("tool", target.name) if target.name else None)
-    if rule is None or not rule.result_caps or ctx.principal is None or ctx.site is None:
-        return None
-    settings = ctx.site.settings.rate_limits or ctx.runtime.config.rate_limits
-    caps = settings.result_caps.caps_for(ctx.principal.tier, rule.result_caps)  # type: ignore[arg-type]
+def _clamped(
+    message: Message, target: Target, *, rules: Rules, ceilings: ResultCaps, tier: Tier
+) -> Mapping[str, Any]:
+    """The message to forward: a tools/call with its result-size arguments capped for the caller's tier
+    (the tool's caps on its arguments, the ability's on the ability's input). Unchanged: `message.raw`."""
     arguments = message.params.get("arguments")
-    if not isinstance(arguments, dict):
-        return None
-    if target.ability is not None:
-        caps = {
-            f"parameters.{name}" if not name.startswith("parameters.") else name: cap
-            for name, cap in caps.items()
-        }
-    clamped = clamp_arguments(arguments, caps)
+    if message.method != "tools/call" or target.name is None or not isinstance(arguments, dict):
+        return message.raw
+    caps: dict[str, int] = {}
+    tool = rules.lookup("tool", target.name)
+    if tool is not None:
+        caps.update(ceilings.caps_for(tier, tool.result_caps))
+    ability = rules.lookup("ability", target.ability) if target.ability is not None else None
+    if ability is not None:
+        own = ceilings.caps_for(tier, ability.result_caps)
+        caps.update({f"{ABILITY_INPUT}.{name}": cap for name, cap in own.items()})
+    clamped = clamp_arguments(arguments, caps) if caps else arguments
     if clamped == arguments:
-        return None
+        return message.raw
     return {**message.raw, "params": {**message.params, "arguments": clamped}}
+
+
+def _is_request(raw: Mapping[str, Any]) -> bool:
+    return "method" in raw and "id" in raw
+
+
+def _answer_batch(ctx: RequestContext, local: list[dict[str, Any]]) -> web.Response:
+    """The sidecar's own answer to a batch: its refusals, or 202 when only notifications were refused."""
+    headers = {REQUEST_ID: ctx.request_id, **ctx.response_headers}
+    if not local:
+        return web.Response(status=202, headers=headers)
+    return web.Response(status=200, headers=headers, content_type="application/json", text=dump_json(local))
 
 
 class _Authorizer:
@@ -101,7 +144,8 @@ class _Authorizer:
             return None
         site = ctx.site
         assert site is not None
-        login, password = self._credential(site, principal)
+        login, password = await self._credential(site, principal)
+        upstream_session = self._open_session(ctx, site, principal)
         view = await self._view(ctx, site, principal, login, password)
         if isinstance(ctx.mcp, CommandEnvelope):
             self._authorize_command(ctx, view, ctx.mcp)
@@ -109,20 +153,31 @@ class _Authorizer:
             answered = self._authorize_messages(ctx, view, ctx.mcp)
             if answered is not None:
                 return answered
-        self._prepare_upstream(ctx, site, principal, login, password, view)
+        self._prepare_upstream(ctx, site, principal, login, password, view, upstream_session)
         return None
 
-    @staticmethod
-    def _credential(site: SiteRuntime, principal: Principal) -> tuple[str, str]:
-        login = principal.wp_user
-        user = site.settings.users.get(login) if login else None
-        if login is None or user is None:
+    async def _credential(self, site: SiteRuntime, principal: Principal) -> tuple[str, str]:
+        """The WordPress login and application password to act with (proxy.identity.upstream_credentials)."""
+        try:
+            password = await self._services.credentials.get(site, principal)
+        except StoreUnavailable:
+            raise SidecarError(
+                503, "store_unavailable", "credentials cannot be read right now", headers={"Retry-After": "5"}
+            ) from None
+        if principal.wp_user is None or password is None:
             raise SidecarError(
                 403,
                 "unknown_wp_user",
-                "the WordPress user this credential acts as is not configured for this site",
+                "the WordPress user this credential acts as has no application password for this site",
             )
-        return login, user.app_password
+        return principal.wp_user, password
+
+    def _open_session(self, ctx: RequestContext, site: SiteRuntime, principal: Principal) -> str | None:
+        """WordPress's session id inside the client's sealed one; 404 if it is not this principal's."""
+        sealed = ctx.request.headers.get(MCP_SESSION_ID)
+        if sealed is None:
+            return None
+        return self._services.sealer.open(sealed, principal_id=session_owner(principal), site=site.name)
 
     async def _view(
         self, ctx: RequestContext, site: SiteRuntime, principal: Principal, login: str, password: str
@@ -135,71 +190,66 @@ class _Authorizer:
             principal, capabilities, narrow=narrow, site_toolsets=ctx.site_toolsets
         )
 
-    def _authorize_command(self, ctx: RequestContext, view: AccessView, envelope: CommandEnvelope) -> None:
+    @staticmethod
+    def _authorize_command(ctx: RequestContext, view: AccessView, envelope: CommandEnvelope) -> None:
         denial = view.check_command(envelope.command)
+        code = "ok" if denial is None else denial.code
         ctx.calls.append(
-            CallNote(
-                "command",
-                envelope.command,
-                None,
-                denial is None,
-                "ok" if denial is None else denial.code,
-                envelope.request_id,
-            )
+            CallNote("command", envelope.command, None, denial is None, code, envelope.request_id)
         )
         if denial is not None:
-            error = _denial_error(denial)
+            assert ctx.principal is not None
+            error = _denial_error(denial, ctx.principal)
             if denial.code == "unknown_command":
                 error.status = 400  # the command APIs' own semantics: an unknown command is a bad request
             raise error
 
+    @staticmethod
     def _authorize_messages(
-        self, ctx: RequestContext, view: AccessView, inspected: Inspected
+        ctx: RequestContext, view: AccessView, inspected: Inspected
     ) -> web.StreamResponse | None:
-        refused: list[tuple[Message, SidecarError]] = []
+        """Judge each message; forward the allowed ones, answer the refused ones here.
+
+        A refused single message is raised. In a batch, refused requests are answered by the sidecar
+        (merged into WordPress's answer by the response filter). When refusals leave WordPress nothing to
+        answer, the sidecar answers the batch alone and forwards nothing: notifications riding along with
+        only refused requests are dropped with them, as there is no answer to merge ours into.
+        """
+        principal, site = ctx.principal, ctx.site
+        assert principal is not None
+        assert site is not None
+        rules = ctx.runtime.rules
+        ceilings = (site.settings.rate_limits or ctx.runtime.config.rate_limits).result_caps
+        tier: Tier = "anonymous" if principal.anonymous else "authenticated"
         forward: list[Mapping[str, Any]] = []
+        local: list[dict[str, Any]] = []
+        refusal: SidecarError | None = None
         changed = False
         for message, target in inspected.targets:
-            denial = _check(view, ctx.runtime.rules, target)
+            denial = _check(view, rules, target)
             if message.method == "tools/call":
+                code = "ok" if denial is None else denial.code
                 ctx.calls.append(
-                    CallNote(
-                        message.method,
-                        target.name,
-                        target.ability,
-                        denial is None,
-                        "ok" if denial is None else denial.code,
-                        message.id,
-                    )
+                    CallNote(message.method, target.name, target.ability, denial is None, code, message.id)
                 )
-            if denial is not None:
-                refused.append((message, _denial_error(denial)))
-                changed = True
+            if denial is None:
+                raw = _clamped(message, target, rules=rules, ceilings=ceilings, tier=tier)
+                changed = changed or raw is not message.raw
+                forward.append(raw)
                 continue
-            clamped = _clamped(ctx, message, target)
-            changed = changed or clamped is not None
-            forward.append(clamped if clamped is not None else message.raw)
-        forward.extend(m.raw for m in inspected.body.messages if not m.method)  # responses to the server
-        if not refused:
-            if changed:
-                ctx.body = dump_json(forward if inspected.body.batch else forward[0]).encode()
-            return None
-        if not inspected.body.batch:
-            raise refused[0][1]
-        local = [
-            jsonrpc_error(ctx, error, message.id) for message, error in refused if message.kind == "request"
-        ]
-        if not any("method" in raw and "id" in raw for raw in forward):
-            # Nothing left that WordPress would answer: the sidecar answers the whole batch itself.
-            return web.Response(
-                status=200,
-                content_type="application/json",
-                text=json.dumps(local),
-                headers={"X-Request-Id": ctx.request_id, **ctx.response_headers},
-            )
-        ctx.body = dump_json(forward).encode()
-        ctx.log_fields["refused_in_batch"] = len(refused)
-        ctx.local_answers = local
+            changed = True
+            refusal = _denial_error(denial, principal)
+            if message.kind == "request":
+                local.append(jsonrpc_error(ctx, refusal, message.id))
+        if not inspected.body.batch and refusal is not None:
+            raise refusal
+        if (local or not forward) and not any(_is_request(raw) for raw in forward):
+            return _answer_batch(ctx, local)
+        if changed:
+            ctx.body = dump_json(forward if inspected.body.batch else forward[0]).encode()
+        if local:
+            ctx.log_fields["refused_in_batch"] = len(local)
+            ctx.local_answers = local
         return None
 
     def _prepare_upstream(
@@ -210,17 +260,14 @@ class _Authorizer:
         login: str,
         password: str,
         view: AccessView,
+        upstream_session: str | None,
     ) -> None:
         services = self._services
         ctx.upstream_drop |= CLIENT_CREDENTIAL_HEADERS
         ctx.upstream_headers[AUTHORIZATION] = _basic(login, password)
-        owner = session_owner(principal)
-        sealed = ctx.request.headers.get(MCP_SESSION_ID)
-        if sealed is not None:
+        if upstream_session is not None:
             ctx.upstream_drop.add(MCP_SESSION_ID.lower())
-            ctx.upstream_headers[MCP_SESSION_ID] = services.sealer.open(
-                sealed, principal_id=owner, site=site.name
-            )
+            ctx.upstream_headers[MCP_SESSION_ID] = upstream_session
         if ctx.route != "mcp":
             return
         rewriter = None
@@ -228,14 +275,21 @@ class _Authorizer:
             rewriter = ResponseRewriter(
                 ctx.mcp.body, visible_tool=view.tool_visible, visible_ability=view.ability_visible
             )
-        resolver = services.capabilities
-        assert resolver is not None
-        ctx.response_filter = McpResponseFilter(
+        response_filter = McpResponseFilter(
             rewriter=rewriter,
-            seal=lambda upstream_id: services.sealer.seal(upstream_id, owner, site.name),
+            seal=lambda upstream_id: services.sealer.seal(upstream_id, session_owner(principal), site.name),
             local_answers=ctx.local_answers,
-            on_unauthorized=lambda: resolver.invalidate(site.name, login),
+            on_unauthorized=lambda: self._forget_user(site, login),
         )
+        if response_filter.reads_body:
+            # The body is read to filter it: an encoding it could not read would slip through unfiltered.
+            ctx.upstream_headers["Accept-Encoding"] = "identity"
+        ctx.response_filter = response_filter
+
+    def _forget_user(self, site: SiteRuntime, login: str) -> None:
+        resolver = self._services.capabilities
+        assert resolver is not None
+        resolver.invalidate(site.name, login)
 
 
 def make_authorize(services: Services) -> Stage:

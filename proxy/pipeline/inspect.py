@@ -23,7 +23,7 @@ __all__ = ["Inspected", "inspect", "read_limited"]
 
 @dataclass(frozen=True, slots=True)
 class Inspected:
-    """A parsed MCP POST: each message with what it targets."""
+    """A parsed MCP POST: every message, in order, with what it targets (responses target nothing)."""
 
     body: ParsedBody
     targets: tuple[tuple[Message, Target], ...]
@@ -69,7 +69,7 @@ async def inspect(ctx: RequestContext) -> web.StreamResponse | None:
     if not parsed.batch:
         ctx.jsonrpc_id = parsed.messages[0].id
     era = check_headers(parsed, ctx.request.headers)
-    targets = tuple((message, resolve_target(message)) for message in parsed.messages if message.method)
+    targets = tuple((message, resolve_target(message)) for message in parsed.messages)
     ctx.mcp = Inspected(parsed, targets, era)
     ctx.mcp_method = "batch" if parsed.batch else parsed.messages[0].method
     first_call = next((target for _, target in targets if target.kind == "tool"), None)

@@ -2,6 +2,8 @@
 see (tools/list, discover-abilities), and merge in the sidecar's own answers to refused batch members.
 
 JSON answers are small and read whole to rewrite them; SSE answers are rewritten event by event.
+Fails closed: an answer that must be filtered but cannot be read (content-encoded despite the
+`Accept-Encoding: identity` we send, or oversized) is replaced by a JSON-RPC error, never relayed.
 """
 
 from __future__ import annotations
@@ -10,16 +12,24 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from mcp_types.jsonrpc import INTERNAL_ERROR
 from multidict import CIMultiDict
 
 from proxy.headers import MCP_SESSION_ID
+from proxy.mcp.jsonrpc import error_response
 from proxy.mcp.rewrite import ResponseRewriter
 from proxy.mcp.sse import rewrite_sse
 from proxy.mcp.strict_json import dump_json
 
-__all__ = ["McpResponseFilter"]
+__all__ = ["MAX_JSON_ANSWER", "McpResponseFilter"]
 
-_MAX_JSON_ANSWER = 16 * 1024 * 1024
+MAX_JSON_ANSWER = 16 * 1024 * 1024
+
+
+def _unfilterable(reason: str) -> bytes:
+    return dump_json(
+        error_response(None, INTERNAL_ERROR, f"the upstream answer cannot be filtered: {reason}")
+    ).encode()
 
 
 class McpResponseFilter:
@@ -38,6 +48,12 @@ class McpResponseFilter:
         self._local = local_answers
         self._on_unauthorized = on_unauthorized
         self._sse = False
+        self._blocked: str | None = None  # why the body cannot be read: it is replaced, not relayed
+
+    @property
+    def reads_body(self) -> bool:
+        """Whether answers are read (rewritten or merged), not just relayed."""
+        return self._rewriter is not None or bool(self._local)
 
     def headers(self, status: int, headers: CIMultiDict[str]) -> bool:
         session = headers.get(MCP_SESSION_ID)
@@ -49,25 +65,37 @@ class McpResponseFilter:
         self._sse = content_type.startswith("text/event-stream")
         if not (self._sse or content_type.startswith("application/json")) or status >= 300:
             return False
-        return self._rewriter is not None or bool(self._local)
+        if not self.reads_body:
+            return False
+        encoding = headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding != "identity":
+            self._blocked = f"it is {encoding}-encoded"
+            headers.popall("Content-Encoding")
+            headers["Content-Type"] = "application/json"
+        return True
 
     def body(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        if self._blocked is not None:
+            return self._refused(self._blocked)
         return self._sse_body(chunks) if self._sse else self._json_body(chunks)
+
+    @staticmethod
+    async def _refused(reason: str) -> AsyncIterator[bytes]:
+        yield _unfilterable(reason)
 
     async def _json_body(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         parts: list[bytes] = []
         size = 0
         async for chunk in chunks:
             size += len(chunk)
-            if size > _MAX_JSON_ANSWER:
-                return  # never relay an unfiltered remainder: the client sees a truncated answer
+            if size > MAX_JSON_ANSWER:
+                yield _unfilterable(f"it exceeds {MAX_JSON_ANSWER} bytes")
+                return
             parts.append(chunk)
         body = b"".join(parts)
         rewritten = self._rewriter.rewrite_body(body) if self._rewriter is not None else None
         body = rewritten if rewritten is not None else body
-        if self._local:
-            body = self._merge(body)
-        yield body
+        yield self._merge(body) if self._local else body
 
     def _merge(self, body: bytes) -> bytes:
         try:
