@@ -74,11 +74,16 @@ class Outcome:
     body: bytes = b""
 
 
-def response_headers(rep: Representation, *, max_age: int) -> dict[str, str]:
-    """Validators and freshness, sent on 200 and repeated on 304 (RFC 9110 section 15.4.5)."""
+def response_headers(rep: Representation, *, max_age: int, now: float | None = None) -> dict[str, str]:
+    """Validators and freshness, sent on 200 and repeated on 304 (RFC 9110 section 15.4.5).
+
+    Last-Modified is never later than `now` (section 8.8.2.1); a representation dated ahead (see
+    proxy.discovery.cache) shows the present until the clock reaches its date, and the older date a
+    client then sends never matches it."""
+    shown = min(rep.last_modified, time.time() if now is None else now)
     return {
         "ETag": rep.etag,
-        "Last-Modified": email.utils.formatdate(rep.last_modified, usegmt=True),
+        "Last-Modified": email.utils.formatdate(shown, usegmt=True),
         "Cache-Control": f"public, max-age={max_age}",
     }
 
@@ -99,7 +104,7 @@ def evaluate(
     """
     method = method.upper()
     safe = method in ("GET", "HEAD")
-    validators = response_headers(rep, max_age=max_age)
+    validators = response_headers(rep, max_age=max_age, now=now)
     tags = _entity_tags(_field(headers, "If-None-Match"))
     if tags is not None:
         if _none_match_fails(tags, rep.etag):

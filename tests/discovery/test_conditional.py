@@ -40,6 +40,13 @@ def test_response_headers() -> None:
     }
 
 
+def test_last_modified_is_never_shown_in_the_future() -> None:
+    ahead = dataclasses.replace(REP, last_modified=NOW + 1)
+    shown = run(rep=ahead).headers["Last-Modified"]
+    assert shown == "Fri, 15 Jan 2027 08:00:00 GMT"  # NOW
+    assert run(rep=ahead, if_modified_since=shown).status == 200  # the date shown is older than the bytes
+
+
 def test_200_then_304_with_the_same_etag() -> None:
     first = run()
     assert first.status == 200
