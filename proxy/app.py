@@ -11,8 +11,11 @@ from aiohttp import web
 
 from proxy.config import Config
 from proxy.context import RequestContext
+from proxy.endpoints.authorize import make_authorization_endpoint
 from proxy.endpoints.discovery import make_discovery
 from proxy.endpoints.oauth import make_oauth
+from proxy.endpoints.registration import make_registration
+from proxy.heap import settle_heap
 from proxy.observe import configure_logging, get_logger
 from proxy.ops import RELOAD_KEY, build_ops_app
 from proxy.pipeline.authorize import make_authorize
@@ -24,7 +27,7 @@ from proxy.pipeline.limit import make_limit
 from proxy.pipeline.record import make_recorder
 from proxy.pipeline.runner import Pipeline
 from proxy.pipeline.site import select_site
-from proxy.runtime import Runtime, load_runtime
+from proxy.runtime import ReloadResult, Runtime, load_runtime, restart_required
 from proxy.services import SERVICES_KEY, Services, build_services
 from proxy.stores.base import Store
 from proxy.validation import ConfigError
@@ -42,21 +45,36 @@ class Sidecar:
     ops: web.Application
     services: Services
 
-    def reload(self) -> bool:
-        """Load config and rules again; keep the old ones if the new ones are invalid. True when swapped."""
-        path = self.services.holder.current.config_path
+    def reload(self) -> ReloadResult:
+        """Load config and rules again and swap them in at once; keep the old ones if the new are invalid.
+
+        Requests already running finish with the Runtime they started with (see proxy.runtime). Runs on
+        the event loop without awaiting, so two reloads never interleave.
+        """
+        current = self.services.holder.current
+        path = current.config_path
         if path is None:
-            return False
+            return self._rejected(("the sidecar was started without a config file: nothing to reload",))
         try:
             runtime = load_runtime(path)
         except ConfigError as error:
-            self.services.metrics.config_reloads.labels("error").inc()
-            log.error("config_reload_rejected", problems=error.problems)
-            return False
+            return self._rejected(tuple(error.problems))
+        except Exception as error:  # a bad reload must never take the running sidecar down
+            log.exception("config_reload_failed", path=str(path))
+            return self._rejected((f"{path}: could not be loaded ({type(error).__name__})",))
         self.services.adopt(runtime)
+        pending = restart_required(current, runtime)
         self.services.metrics.config_reloads.labels("ok").inc()
-        log.info("config_reloaded", path=str(path))
-        return True
+        if pending:
+            log.warning("config_reloaded", path=str(path), restart_required=list(pending))
+        else:
+            log.info("config_reloaded", path=str(path))
+        return ReloadResult(ok=True, restart_required=pending)
+
+    def _rejected(self, problems: tuple[str, ...]) -> ReloadResult:
+        self.services.metrics.config_reloads.labels("error").inc()
+        log.error("config_reload_rejected", problems=list(problems))
+        return ReloadResult(ok=False, problems=problems)
 
 
 def build_sidecar(
@@ -77,6 +95,8 @@ def build_sidecar(
         classify,  # discovery / oauth / mcp / commands / passthrough, on the normalised route
         make_gate(services),  # switches, toolsets, Origin, entitlement
         make_discovery(services),  # answered here
+        make_authorization_endpoint(services),  # /oauth/authorize and its callback: WordPress login
+        make_registration(services),  # /oauth/register: dynamic client registration
         make_oauth(services),  # answered here
         make_identify(services),  # credential -> Principal
         inspect,  # the JSON-RPC body (or command envelope), parsed once
@@ -116,6 +136,7 @@ async def serve(config_path: Path) -> None:
     await ops_runner.setup()
     await web.TCPSite(public_runner, config.listen.host, config.listen.port).start()
     await web.TCPSite(ops_runner, config.ops.host, config.ops.port).start()
+    settle_heap()  # after start-up: the loaded heap is permanent, keep the GC off it (proxy/heap.py)
     log.info(
         "listening",
         public=f"{config.listen.host}:{config.listen.port}",

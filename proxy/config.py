@@ -129,6 +129,10 @@ class SiteSettings(Strict):
     description: str | None = None
     upstream: UpstreamSettings
     rest_prefix: str = "/wp-json"
+    # The upstream is (or may be) a sub-directory multisite: `/<sub-site>/wp-json/...` is then judged as
+    # the REST route it reaches, by this site's allowlist. Off only for a single site that really serves
+    # pages under `/<segment>/wp-json/`; on, a multisite's sub-site MCP routes can never slip past the guard.
+    subdirectory_multisite: bool = True
     mcp_path: str = "/wp-json/mcp/mcp-adapter-default-server"
     enabled: bool = True  # the site's MCP switch: false answers 404 on its guarded surfaces
     toolsets: list[str] | None = None  # toolsets enabled here; None: rules' default_enabled
@@ -160,6 +164,13 @@ class SiteSettings(Strict):
             raise ValueError("empty, or a path like /blog (leading slash, no trailing slash)")
         return value
 
+    @field_validator("rest_prefix")
+    @classmethod
+    def _rest_prefix_shape(cls, value: str) -> str:
+        if not value.startswith("/") or value.endswith("/"):
+            raise ValueError("a path like /wp-json (leading slash, no trailing slash)")
+        return value
+
     @field_validator("mcp_path")
     @classmethod
     def _mcp_path_shape(cls, value: str) -> str:
@@ -183,10 +194,14 @@ class SecretSettings(Strict):
 
     key_pepper: str = Field(min_length=16, repr=False)
     session_keys: Annotated[list[str], Field(min_length=1, repr=False)]
+    # Encrypt the application passwords WordPress users grant through /oauth/authorize; the first
+    # encrypts, all decrypt (rotation). Empty: keys derived from session_keys (rotating those then
+    # makes stored passwords unreadable, and their users must authorize again).
+    credential_keys: list[str] = Field(default=[], repr=False)
 
-    @field_validator("session_keys")
+    @field_validator("session_keys", "credential_keys")
     @classmethod
-    def _session_keys_are_32_bytes(cls, value: list[str]) -> list[str]:
+    def _keys_are_32_bytes(cls, value: list[str]) -> list[str]:
         for item in value:
             try:
                 raw = base64.b64decode(item, validate=True)

@@ -15,7 +15,7 @@ from proxy.identity.principal import Principal
 if TYPE_CHECKING:
     from proxy.runtime import Runtime, SiteRuntime
 
-__all__ = ["CONTEXT_KEY", "CallNote", "RequestContext", "ResponseFilter", "RouteKind"]
+__all__ = ["CallNote", "RequestContext", "ResponseFilter", "RouteKind"]
 
 RouteKind = Literal["passthrough", "mcp", "commands", "discovery", "oauth", "blocked", "unknown"]
 
@@ -80,5 +80,3 @@ class RequestContext:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
-
-CONTEXT_KEY = web.RequestKey("sidecar_context", RequestContext)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = [
@@ -32,17 +34,26 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
+_HOP_BY_HOP_NAMES = tuple(HOP_BY_HOP)
 
 
 def strip_hop_by_hop(
-    headers: CIMultiDictProxy[str] | CIMultiDict[str], *, drop: frozenset[str] = frozenset()
+    headers: CIMultiDictProxy[str] | CIMultiDict[str], *, drop: Iterable[str] = ()
 ) -> CIMultiDict[str]:
-    """A copy without hop-by-hop fields, those the Connection header names, and `drop` (lower-case)."""
-    named = {
-        token.strip().lower()
-        for value in headers.getall("Connection", [])
-        for token in value.split(",")
-        if token.strip()
-    }
-    skip = HOP_BY_HOP | named | drop
-    return CIMultiDict((key, value) for key, value in headers.items() if key.lower() not in skip)
+    """A copy without hop-by-hop fields, those the Connection header names, and `drop`.
+
+    Copy, then delete: the copy is one C call and the deletions are a handful of case-insensitive
+    lookups, several times cheaper than filtering every field through Python (this runs twice per
+    proxied request).
+    """
+    copy = CIMultiDict(headers)
+    for value in copy.getall("Connection", ()):
+        for token in value.split(","):
+            name = token.strip()
+            if name:
+                copy.popall(name, None)
+    for name in _HOP_BY_HOP_NAMES:
+        copy.popall(name, None)
+    for name in drop:
+        copy.popall(name, None)
+    return copy

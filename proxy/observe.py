@@ -6,11 +6,16 @@ process without metric name clashes.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
+from typing import Any, TypeVar
 
 import structlog
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 __all__ = ["Metrics", "configure_logging", "get_logger"]
 
@@ -33,15 +38,64 @@ class _StdoutLogger:
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
 
+class _UnparsableRequestFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (oversized or invalid header, ...) with a traceback whose
+    message quotes the offending bytes, which may be a credential. Log one line naming the error instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError):
+            return True
+        get_logger("proxy.http").info("unparsable_request", error=type(error).__name__, status=error.code)
+        return False
+
+
+_UNPARSABLE_REQUESTS = _UnparsableRequestFilter()
+
+
+class _UtcTimestamp:
+    """structlog processor: `timestamp` as ISO 8601 UTC with microseconds (`2026-01-02T03:04:05.678901Z`).
+
+    Same output as TimeStamper(fmt="iso", utc=True) at a third of the cost: the date and time of day
+    are formatted once per second, only the microseconds per line (the access line is on the hot path).
+    """
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(
+        self, _logger: Any, _method: str, event_dict: structlog.typing.EventDict
+    ) -> structlog.typing.EventDict:
+        second, nanos = divmod(time.time_ns(), 1_000_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        event_dict["timestamp"] = f"{self._prefix}.{nanos // 1000:06d}Z"
+        return event_dict
+
+
+# One encoder built once: json.dumps(default=...) would build a new JSONEncoder on every line.
+_ENCODER = json.JSONEncoder(default=repr)
+
+
+def _dumps(event_dict: Any, **_ignored: Any) -> str:
+    return _ENCODER.encode(event_dict)
+
+
 def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
     """Send structlog output as one JSON object per line to stdout (console renderer for humans)."""
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer(serializer=_dumps)
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _UtcTimestamp(),
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -49,10 +103,42 @@ def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
         logger_factory=_StdoutLogger,
         cache_logger_on_first_use=True,  # the access line is on the hot path: resolve the chain once
     )
+    logging.getLogger("aiohttp.server").addFilter(_UNPARSABLE_REQUESTS)
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
     return structlog.get_logger(name)
+
+
+_M = TypeVar("_M", bound="_RememberedChildren")
+
+
+class _RememberedChildren(MetricWrapperBase):
+    """`labels(...)` from a dict of the children already made: one lookup per request instead of
+    prometheus_client's validation, str() of every value and a lock. Children are never removed here
+    (nothing calls remove() or clear()), so the dict cannot go stale."""
+
+    _children: dict[tuple[object, ...], Any]
+
+    def labels(self: _M, *labelvalues: object, **labelkwargs: object) -> _M:
+        if labelkwargs:
+            return super().labels(*labelvalues, **labelkwargs)
+        try:
+            return self._children[labelvalues]
+        except AttributeError:
+            self._children = {}
+        except KeyError:
+            pass
+        child = self._children[labelvalues] = super().labels(*labelvalues)
+        return child
+
+
+class _Counter(_RememberedChildren, Counter):
+    pass
+
+
+class _Histogram(_RememberedChildren, Histogram):
+    pass
 
 
 class Metrics:
@@ -61,20 +147,20 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter(
+        self.requests = _Counter(
             PREFIX + "requests_total",
             "Requests answered, by route class and status.",
             ["route", "status"],
             registry=r,
         )
-        self.request_duration = Histogram(
+        self.request_duration = _Histogram(
             PREFIX + "request_duration_seconds",
             "Time from request to the end of the response.",
             ["route"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.upstream_duration = Histogram(
+        self.upstream_duration = _Histogram(
             PREFIX + "upstream_duration_seconds",
             "Time until WordPress sent response headers.",
             ["route"],
@@ -82,34 +168,34 @@ class Metrics:
             registry=r,
         )
         self.in_flight = Gauge(PREFIX + "in_flight_requests", "Requests being served now.", registry=r)
-        self.upstream_errors = Counter(
+        self.upstream_errors = _Counter(
             PREFIX + "upstream_errors_total",
             "Upstream failures by kind (connect, timeout, reset).",
             ["kind"],
             registry=r,
         )
-        self.denials = Counter(
+        self.denials = _Counter(
             PREFIX + "denials_total",
             "Requests refused by the sidecar, by site and stable code.",
             ["site", "code"],
             registry=r,
         )
-        self.tool_calls = Counter(
+        self.tool_calls = _Counter(
             PREFIX + "tool_calls_total",
             "MCP tool calls by site, tool and decision.",
             ["site", "tool", "decision"],
             registry=r,
         )
-        self.ratelimit = Counter(
+        self.ratelimit = _Counter(
             PREFIX + "ratelimit_decisions_total",
             "Rate-limit decisions by site, tier and outcome.",
             ["site", "tier", "outcome"],
             registry=r,
         )
-        self.config_reloads = Counter(
+        self.config_reloads = _Counter(
             PREFIX + "config_reload_total", "Config reloads by result (ok, error).", ["result"], registry=r
         )
-        self.entitlement = Counter(
+        self.entitlement = _Counter(
             PREFIX + "entitlement_checks_total",
             "Entitlement answers by site and reason.",
             ["site", "reason"],

@@ -9,11 +9,12 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from proxy.runtime import ReloadResult
 from proxy.services import SERVICES_KEY, Services
 
 __all__ = ["RELOAD_KEY", "build_ops_app"]
 
-RELOAD_KEY: web.AppKey[Callable[[], bool]] = web.AppKey("sidecar_reload")
+RELOAD_KEY: web.AppKey[Callable[[], ReloadResult]] = web.AppKey("sidecar_reload")
 
 _PROBE_TIMEOUT = aiohttp.ClientTimeout(total=2)
 
@@ -63,13 +64,12 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def reload(request: web.Request) -> web.Response:
-    """Reload config and rules (like SIGHUP); 409 when the new files are invalid and the old stay."""
-    swapped = request.app[RELOAD_KEY]()
-    if swapped:
-        return web.json_response({"status": "reloaded"})
-    return web.json_response(
-        {"status": "rejected", "detail": "the new config is invalid; see the log"}, status=409
-    )
+    """Reload config and rules (like SIGHUP); 409 with the problems when the new files are invalid and
+    the old ones stay."""
+    result = request.app[RELOAD_KEY]()
+    if result.ok:
+        return web.json_response({"status": "reloaded", "restart_required": list(result.restart_required)})
+    return web.json_response({"status": "rejected", "problems": list(result.problems)}, status=409)
 
 
 def build_ops_app(services: Services) -> web.Application:

@@ -15,7 +15,9 @@ from proxy.policy.paths import TargetNormalizer
 from proxy.rules import Rules, load_rules
 from proxy.validation import ConfigError
 
-__all__ = ["Runtime", "RuntimeHolder", "SiteRuntime", "load_runtime"]
+__all__ = ["ReloadResult", "Runtime", "RuntimeHolder", "SiteRuntime", "load_runtime", "restart_required"]
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,18 @@ class SiteRuntime:
         return self.settings.upstream.url
 
     @property
+    def rest_index_url(self) -> str:
+        """WordPress's REST index of this site, upstream (`GET` it for the registered `namespaces`)."""
+        settings = self.settings
+        return f"{settings.upstream.url}{settings.path_prefix}{settings.rest_prefix}/"
+
+    @property
+    def upstream_host(self) -> str | None:
+        """The Host header WordPress expects on the sidecar's own calls: the site's first host name when
+        the Host is preserved (a multisite picks the site by it), else None (the upstream URL's host)."""
+        return self.settings.hosts[0] if self.settings.upstream.preserve_host else None
+
+    @property
     def display_name(self) -> str:
         return self.settings.name or self.name
 
@@ -51,7 +65,11 @@ def _site_runtime(name: str, settings: SiteSettings, rules: Rules, fallbacks: li
         public_base=base,
         resource=resource_url(base, settings.mcp_path),
         resource_metadata=prm_url(base, settings.mcp_path),
-        normalizer=TargetNormalizer(rest_prefix=settings.rest_prefix, site_prefix=settings.path_prefix),
+        normalizer=TargetNormalizer(
+            rest_prefix=settings.rest_prefix,
+            site_prefix=settings.path_prefix,
+            subdirectory_multisite=settings.subdirectory_multisite,
+        ),
         allowlist=Allowlist(settings.allowlist),
         toolsets=frozenset(toolsets),
         allowed_origins=frozenset(origin.rstrip("/").lower() for origin in settings.allowed_origins),
@@ -123,11 +141,20 @@ class Runtime:
         issuer = (config.issuer or sites[0].public_base).rstrip("/")
         return cls(config, config_path, rules, Authorizer(rules), issuer, sites, ordered)
 
+    def sites_at(self, host: str) -> tuple[SiteRuntime, ...]:
+        """The sites a Host header (port ignored) names, longest path prefix first; () for an unknown host."""
+        return self._by_host.get(_host_name(host), ())
+
     def site_for(self, host: str, path: str) -> SiteRuntime | None:
-        """The site for a Host header (port ignored) and path; None for an unknown host: never a default."""
-        for site in self._by_host.get(_host_name(host), ()):
+        """The site for a Host header and a decoded, normalised path (`paths.request_path`); None when no
+        site matches: never a default. Prefixes match whole segments, ignoring ASCII case, as WordPress
+        does when it picks a sub-directory site."""
+        for site in self.sites_at(host):
             prefix = site.settings.path_prefix
-            if not prefix or path == prefix or path.startswith(prefix + "/"):
+            if not prefix:
+                return site
+            head = path[: len(prefix)].translate(_ASCII_LOWER)
+            if head == prefix.translate(_ASCII_LOWER) and path[len(prefix) : len(prefix) + 1] in ("", "/"):
                 return site
         return None
 
@@ -150,14 +177,14 @@ def load_runtime(path: Path) -> Runtime:
 
 
 def _host_name(host: str) -> str:
-    """'Example.COM:8080' -> 'example.com'; '[::1]:8080' -> '::1'."""
+    """'Example.COM.:8080' -> 'example.com'; '[::1]:8080' -> '::1'."""
     host = host.strip().lower()
     if host.startswith("["):
         end = host.find("]")
         return host[1:end] if end > 0 else host
     name, _, port = host.rpartition(":")
     if name and port.isdigit():
-        return name
+        host = name
     return host.rstrip(".")
 
 
@@ -166,3 +193,37 @@ class RuntimeHolder:
 
     def __init__(self, runtime: Runtime) -> None:
         self.current = runtime
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadResult:
+    """What a reload did. `ok`: the new config and rules are in force; else `problems` says why the old
+    ones stay. `restart_required`: changed settings that live in long-lived parts (listeners, store,
+    secrets...) and only take effect at the next start."""
+
+    ok: bool
+    problems: tuple[str, ...] = ()
+    restart_required: tuple[str, ...] = ()
+
+
+# Read once at start by the listeners and Services; everything else is read per request from the Runtime.
+_RESTART_ONLY = (
+    "listen",
+    "ops",
+    "store",
+    "secrets",
+    "identity",
+    "capabilities",
+    "logging",
+    "settings_poll_seconds",
+)
+
+
+def restart_required(old: Runtime, new: Runtime) -> tuple[str, ...]:
+    """The settings that differ between two Runtimes but that a reload cannot apply."""
+    changed = [name for name in _RESTART_ONLY if getattr(old.config, name) != getattr(new.config, name)]
+    if old.config.limits.max_body_bytes != new.config.limits.max_body_bytes:
+        changed.append("limits.max_body_bytes")
+    if old.issuer != new.issuer:
+        changed.append("issuer")
+    return tuple(changed)

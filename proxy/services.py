@@ -18,6 +18,7 @@ from aiohttp import web
 
 from proxy.authz.capabilities import CapabilityResolver
 from proxy.identity.services import IdentityServices
+from proxy.identity.upstream_credentials import UpstreamCredentials, credential_keys
 from proxy.mcp.session import SessionSealer
 from proxy.observe import Metrics, get_logger
 from proxy.policy.entitlement import EntitlementChecker
@@ -54,6 +55,7 @@ class Services:
     sealer: SessionSealer
     switches: Switches
     limiter: RateLimiter
+    credentials: UpstreamCredentials  # the application password each principal acts with upstream
     http: aiohttp.ClientSession | None = None  # for WordPress lookups (capabilities, entitlement)
     capabilities: CapabilityResolver | None = None
     _entitlement: dict[tuple[str, str], EntitlementChecker] = field(default_factory=dict)
@@ -142,6 +144,12 @@ def build_services(runtime: Runtime, *, store: Store | None = None) -> Services:
         sealer=SessionSealer(keys[0], old_keys=keys[1:]),
         switches=Switches(store, poll_seconds=config.settings_poll_seconds),
         limiter=_limiter(runtime),
+        credentials=UpstreamCredentials(
+            store,
+            keys=credential_keys(config.secrets.credential_keys, config.secrets.session_keys),
+            lifetime_seconds=config.identity.refresh_token_ttl_hours * 3600,
+            cache_seconds=config.identity.revocation_cache_seconds,
+        ),
     )
 
 

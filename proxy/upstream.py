@@ -1,7 +1,8 @@
 """Forwarding to WordPress: streamed both ways, hop-by-hop fields stripped, X-Forwarded-* set.
 
-One pooled ClientSession per site keeps connections warm. Bodies are never buffered here: request
-chunks go up as they arrive, response chunks (SSE events included) go down as they arrive.
+One pooled ClientSession per site keeps connections warm. Large bodies are never buffered here: request
+chunks go up as they arrive, response chunks (SSE events included) go down as they arrive. Small bodies
+of known length (the usual JSON-RPC exchange) move whole, in one write each way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
 from proxy.context import RequestContext
 from proxy.errors import SidecarError
@@ -24,9 +26,14 @@ __all__ = ["Forwarder", "body_too_large"]
 
 log = get_logger("proxy.upstream")
 _CHUNK = 64 * 1024
-# Bodies up to this size with a declared length move in one piece (one write, no chunked framing);
-# anything larger, unknown-length or event-streamed is relayed chunk by chunk.
+# Bodies up to this size with a declared length move in one piece (one write, no chunked framing), both
+# ways: a small answer goes to the client with its headers in one write. Anything larger, of unknown
+# length or event-streamed is relayed chunk by chunk as it arrives.
 _SMALL_BODY = 64 * 1024
+# Never copied from the client: aiohttp sets them for the upstream request (Host again when preserved).
+_NEVER_FORWARDED = ("host", "content-length")
+# Answers without a body, whatever their Content-Length says (RFC 9110 sections 6.4.1 and 15.4.5).
+_NO_BODY_STATUS = frozenset({204, 304})
 
 
 def body_too_large(limit: int) -> SidecarError:
@@ -70,6 +77,7 @@ class Forwarder:
         self._metrics = metrics
         self._max_body = max_body_bytes
         self._sessions: dict[tuple[str, int], aiohttp.ClientSession] = {}
+        self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}
 
     def session_for(self, base_url: str, *, connect: float, max_connections: int) -> aiohttp.ClientSession:
         key = (base_url, max_connections)
@@ -96,15 +104,22 @@ class Forwarder:
             await session.close()
         self._sessions.clear()
 
+    def _client_timeout(self, *, idle: float, connect: float) -> aiohttp.ClientTimeout:
+        """One ClientTimeout per (idle, connect) pair, built once and shared by every request."""
+        key = (idle, connect)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            timeout = self._timeouts[key] = aiohttp.ClientTimeout(sock_read=idle, sock_connect=connect)
+        return timeout
+
     def _upstream_headers(self, ctx: RequestContext) -> CIMultiDict[str]:
         request = ctx.request
-        headers = strip_hop_by_hop(
-            request.headers, drop=frozenset({"host", "content-length", *ctx.upstream_drop})
-        )
+        headers = strip_hop_by_hop(request.headers, drop=(*_NEVER_FORWARDED, *ctx.upstream_drop))
         headers.update(forwarded_headers(request))
         assert ctx.site is not None
-        if ctx.site.settings.upstream.preserve_host and "Host" in request.headers:
-            headers["Host"] = request.headers["Host"]
+        host = request.headers.get("Host")
+        if host is not None and ctx.site.settings.upstream.preserve_host:
+            headers["Host"] = host
         headers[REQUEST_ID] = ctx.request_id
         for key, value in ctx.upstream_headers.items():
             headers[key] = value
@@ -117,9 +132,10 @@ class Forwarder:
         upstream = ctx.site.settings.upstream
         timeouts = upstream.timeouts
         session = self.session_for(
-            ctx.site.upstream_url, connect=timeouts.connect, max_connections=upstream.max_connections
+            upstream.url, connect=timeouts.connect, max_connections=upstream.max_connections
         )
-        url = ctx.site.upstream_url + request.rel_url.raw_path_qs
+        # verbatim (encoded=True): yarl must not re-spell the target classify judged (dot segments, escapes)
+        url = URL(upstream.url + request.rel_url.raw_path_qs, encoded=True)
         declared = request.content_length
         if declared is not None and declared > self._max_body:
             raise body_too_large(self._max_body)
@@ -141,7 +157,7 @@ class Forwarder:
                     headers=self._upstream_headers(ctx),
                     data=data,
                     allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(sock_read=timeouts.idle, sock_connect=timeouts.connect),
+                    timeout=self._client_timeout(idle=timeouts.idle, connect=timeouts.connect),
                 )
         except _BodyTooLarge:
             raise body_too_large(self._max_body) from None
@@ -163,39 +179,42 @@ class Forwarder:
     async def _relay(
         self, ctx: RequestContext, upstream_response: aiohttp.ClientResponse
     ) -> web.StreamResponse:
-        ctx.upstream_status = upstream_response.status
+        status = upstream_response.status
+        ctx.upstream_status = status
         headers = strip_hop_by_hop(upstream_response.headers)
-        rewrite = ctx.response_filter is not None and ctx.response_filter.headers(
-            upstream_response.status, headers
-        )
+        response_filter = ctx.response_filter
+        rewrite = response_filter is not None and response_filter.headers(status, headers)
         if rewrite:
             headers.popall("Content-Length", None)
         for key, value in ctx.response_headers.items():
             headers[key] = value
         headers[REQUEST_ID] = ctx.request_id
-        if headers.get("Content-Type", "").startswith("text/event-stream"):
+        content_type = headers.get("Content-Type", "")
+        event_stream = content_type.startswith("text/event-stream")
+        if event_stream:
             headers["Cache-Control"] = "no-cache"
             headers["X-Accel-Buffering"] = "no"  # nginx in front must not buffer the stream either
-        response = web.StreamResponse(
-            status=upstream_response.status, reason=upstream_response.reason, headers=headers
-        )
+        elif status not in _NO_BODY_STATUS and ctx.request.method != "HEAD":
+            length = upstream_response.content_length
+            json_rewrite = rewrite and content_type.startswith("application/json")
+            if json_rewrite or (not rewrite and length is not None and length <= _SMALL_BODY):
+                return await self._relay_whole(ctx, upstream_response, headers, rewrite=rewrite)
+        response = web.StreamResponse(status=status, reason=upstream_response.reason, headers=headers)
         if "Content-Length" in headers:
             response.content_length = int(headers["Content-Length"])
-        ctx.status = upstream_response.status
+        ctx.status = status
         await response.prepare(ctx.request)
         chunks: AsyncIterator[bytes] = upstream_response.content.iter_any()
         if rewrite:
-            assert ctx.response_filter is not None
-            chunks = ctx.response_filter.body(chunks)
+            assert response_filter is not None
+            chunks = response_filter.body(chunks)
         try:
             async for chunk in chunks:
                 await response.write(chunk)
                 ctx.bytes_out += len(chunk)
         except (TimeoutError, aiohttp.ClientError) as exc:
             # Headers are gone already: the only honest signal left is to cut the connection.
-            kind = "timeout" if isinstance(exc, TimeoutError) else "reset"
-            self._metrics.upstream_errors.labels(kind).inc()
-            log.warning("upstream_stream_broken", request_id=ctx.request_id, kind=kind)
+            kind = self._broken(ctx, exc)
             ctx.code = f"upstream_stream_{kind}"
             if ctx.request.transport is not None:
                 ctx.request.transport.close()
@@ -203,18 +222,39 @@ class Forwarder:
         await response.write_eof()
         return response
 
-    async def _relay_small(
-        self, ctx: RequestContext, upstream_response: aiohttp.ClientResponse, headers: CIMultiDict[str]
+    async def _relay_whole(
+        self,
+        ctx: RequestContext,
+        upstream_response: aiohttp.ClientResponse,
+        headers: CIMultiDict[str],
+        *,
+        rewrite: bool,
     ) -> web.StreamResponse:
-        """A small answer of known length: read it whole and send headers and body in one write."""
+        """A small answer of known length, or a JSON answer being rewritten (the filter reads it whole
+        anyway): sent with its headers in one write instead of a header write and a body write."""
         try:
-            body = await upstream_response.read()
+            if rewrite:
+                assert ctx.response_filter is not None
+                body = b"".join(
+                    [chunk async for chunk in ctx.response_filter.body(upstream_response.content.iter_any())]
+                )
+            else:
+                body = await upstream_response.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
-            kind = "timeout" if isinstance(exc, TimeoutError) else "reset"
-            self._metrics.upstream_errors.labels(kind).inc()
+            # Nothing has been sent yet: the client can still get a proper error answer.
+            if self._broken(ctx, exc) == "timeout":
+                raise SidecarError(504, "upstream_timeout", "WordPress stopped answering") from None
             raise SidecarError(502, "upstream_unavailable", "WordPress broke off its answer") from None
-        headers.popall("Content-Length", None)
+        headers.popall("Content-Length", None)  # set from the body actually sent
+        ctx.status = upstream_response.status
         ctx.bytes_out = len(body)
         return web.Response(
             status=upstream_response.status, reason=upstream_response.reason, headers=headers, body=body
         )
+
+    def _broken(self, ctx: RequestContext, exc: BaseException) -> str:
+        """Count and log an answer WordPress broke off; its kind: timeout or reset."""
+        kind = "timeout" if isinstance(exc, TimeoutError) else "reset"
+        self._metrics.upstream_errors.labels(kind).inc()
+        log.warning("upstream_stream_broken", request_id=ctx.request_id, kind=kind)
+        return kind

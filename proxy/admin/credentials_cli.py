@@ -12,6 +12,7 @@ from typing import Any
 from proxy.admin.context import AdminContext, CliError
 from proxy.admin.output import emit, when
 from proxy.identity.credentials import CredentialError
+from proxy.identity.lifetimes import check_ttl_hours
 from proxy.identity.oauth.errors import OAuthError
 from proxy.identity.oauth.grants.base import narrow_scope
 from proxy.identity.tokens import GRANT_CLAIM, WP_USER_CLAIM
@@ -26,10 +27,20 @@ def _scopes(ctx: AdminContext, text: str | None) -> list[str]:
     if text is None:
         return sorted(known)
     asked = [scope for scope in text.replace(",", " ").split() if scope]
+    if not asked:
+        raise CliError(f"--scopes names no scope; the rules define: {', '.join(sorted(known))}")
     unknown = sorted(set(asked) - known)
     if unknown:
         raise CliError(f"unknown scope(s) {', '.join(unknown)}; the rules define: {', '.join(sorted(known))}")
     return asked
+
+
+def _ttl(value: int | None, default: int) -> int:
+    """The lifetime asked for (or the configured default), checked before anything is written."""
+    try:
+        return check_ttl_hours(default if value is None else value, what="--ttl-hours")
+    except ValueError as error:
+        raise CliError(str(error)) from None
 
 
 def _user(ctx: AdminContext, site_name: str, login: str) -> str:
@@ -74,17 +85,14 @@ async def keys_issue(ctx: AdminContext, args: argparse.Namespace) -> int:
         raise CliError(
             f"unknown profile {args.profile!r}; toolsets: {', '.join(sorted(ctx.runtime.rules.toolsets))}"
         )
-    try:
-        issued = await ctx.identity.keys.issue(
-            site.name,
-            _user(ctx, site.name, args.user),
-            label=args.label or f"{args.user} key",
-            scopes=_scopes(ctx, args.scopes),
-            profile=args.profile,
-            ttl_hours=args.ttl_hours,
-        )
-    except ValueError as error:
-        raise CliError(str(error)) from None
+    issued = await ctx.identity.keys.issue(
+        site.name,
+        _user(ctx, site.name, args.user),
+        label=args.label or f"{args.user} key",
+        scopes=_scopes(ctx, args.scopes),
+        profile=args.profile,
+        ttl_hours=_ttl(args.ttl_hours, ctx.runtime.config.identity.api_key_default_ttl_hours),
+    )
     emit({**_key_row(issued.record), "key": issued.raw}, fmt=args.format)
     return 0
 
@@ -114,15 +122,18 @@ async def keys_revoke_all(ctx: AdminContext, args: argparse.Namespace) -> int:
 async def clients_add(ctx: AdminContext, args: argparse.Namespace) -> int:
     site = ctx.site(args.site)
     grant_types = ["client_credentials"] if not args.redirect_uri else ["authorization_code", "refresh_token"]
-    record, secret = await ctx.identity.clients.add(
-        site.name,
-        args.name,
-        _user(ctx, site.name, args.user),
-        _scopes(ctx, args.scopes),
-        redirect_uris=args.redirect_uri,
-        grant_types=grant_types,
-        public=args.public,
-    )
+    try:
+        record, secret = await ctx.identity.clients.add(
+            site.name,
+            args.name,
+            _user(ctx, site.name, args.user),
+            _scopes(ctx, args.scopes),
+            redirect_uris=args.redirect_uri,
+            grant_types=grant_types,
+            public=args.public,
+        )
+    except ValueError as error:  # a redirect URI or grant combination the registry refuses
+        raise CliError(str(error)) from None
     emit({**_client_row(record), "client_secret": secret}, fmt=args.format)
     return 0
 
@@ -148,6 +159,9 @@ async def tokens_issue(ctx: AdminContext, args: argparse.Namespace) -> int:
     client = await ctx.identity.clients.get(args.client_id)
     if client is None or client.site != site.name:
         raise CliError(f"no client {args.client_id!r} on site {site.name}")
+    if "client_credentials" not in client.grant_types:
+        raise CliError(f"client {args.client_id!r} is not registered for client_credentials")
+    ttl = _ttl(args.ttl_hours, ctx.runtime.config.identity.access_token_ttl_hours)
     if args.client_secret is not None:
         try:
             await ctx.identity.clients.authenticate(args.client_id, args.client_secret)
@@ -163,9 +177,7 @@ async def tokens_issue(ctx: AdminContext, args: argparse.Namespace) -> int:
         subject=client.client_id,
         client_id=client.client_id,
         scopes=scopes,
-        ttl_hours=args.ttl_hours
-        if args.ttl_hours is not None
-        else ctx.runtime.config.identity.access_token_ttl_hours,
+        ttl_hours=ttl,
         extra_claims={WP_USER_CLAIM: client.wp_user, GRANT_CLAIM: "client_credentials"},
     )
     emit(
@@ -179,6 +191,14 @@ async def tokens_issue(ctx: AdminContext, args: argparse.Namespace) -> int:
         },
         fmt=args.format,
     )
+    return 0
+
+
+async def tokens_revoke(ctx: AdminContext, args: argparse.Namespace) -> int:
+    """Deny one access token by its `jti` (printed by `tokens issue`), on every replica within the
+    token revocation cache time."""
+    await ctx.identity.tokens.revoke(args.jti, None)
+    emit({"jti": args.jti, "revoked": True}, fmt=args.format)
     return 0
 
 
@@ -243,6 +263,9 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     mint.add_argument("--scopes", help="a subset of the client's scopes (default: all of them)")
     mint.add_argument("--ttl-hours", type=int)
     mint.set_defaults(run=tokens_issue)
+    deny = tokens.add_parser("revoke", parents=[common], help="revoke one token by its jti")
+    deny.add_argument("jti")
+    deny.set_defaults(run=tokens_revoke)
     kill = tokens.add_parser(
         "revoke-all", parents=[common], help="kill every token of a site (or one client)"
     )

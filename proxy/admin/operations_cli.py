@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import urllib.error
 import urllib.request
 from typing import Any
 
+from pydantic import ValidationError
+
 from proxy.admin.context import AdminContext, CliError
 from proxy.admin.output import emit, when
+from proxy.ratelimit import RateLimitOverrides
 from proxy.runtime import Runtime
 from proxy.switches import GLOBAL_SWITCH, rate_limit_key, site_switch_key, toolset_switch_key
+from proxy.validation import describe_validation_error
 
 __all__ = ["register", "reload_running"]
 
@@ -63,6 +68,10 @@ def _json_object(text: str) -> dict[str, Any]:
         raise CliError(f"rate-limit override must be a JSON object: {error}") from None
     if not isinstance(value, dict):
         raise CliError("rate-limit override must be a JSON object")
+    try:  # a typo stored here would be ignored by every replica: refuse it now
+        RateLimitOverrides.model_validate(value)
+    except ValidationError as error:
+        raise CliError("; ".join(describe_validation_error("rate-limit override", error))) from None
     return value
 
 
@@ -91,19 +100,25 @@ async def audit_list(ctx: AdminContext, args: argparse.Namespace) -> int:
 
 
 def reload_running(runtime: Runtime, args: argparse.Namespace) -> int:
+    """POST the ops listener's /admin/reload; exit 1 (problems on stderr) when the sidecar keeps its old
+    config. The config is validated here first, so an invalid file never reaches the sidecar."""
     ops = runtime.config.ops
     host = "127.0.0.1" if ops.host in ("0.0.0.0", "::") else ops.host  # noqa: S104 - reaching, not binding
     url = f"http://{host}:{ops.port}/admin/reload"
     request = urllib.request.Request(url, method="POST", data=b"")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            emit(json.loads(response.read()), fmt=args.format)
-            return 0
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - a URL we built
+            answer = json.loads(response.read())
     except urllib.error.HTTPError as error:
-        emit(json.loads(error.read() or b"{}"), fmt=args.format)
-        return 1
+        answer = json.loads(error.read() or b"{}")
     except OSError as error:
         raise CliError(f"no sidecar answered at {url}: {error}") from None
+    if answer.get("status") != "reloaded":
+        for problem in answer.get("problems") or ["the sidecar refused to reload"]:
+            print(problem, file=sys.stderr)
+        return 1
+    emit({"status": "reloaded", "restart_required": answer.get("restart_required") or None}, fmt=args.format)
+    return 0
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -1,4 +1,5 @@
-"""The demo site as one ASGI app: front page, `/wp-json/...`, `?rest_route=...`, MCP."""
+"""The demo site as one ASGI app: front page, `/wp-json/...`, `?rest_route=...`, MCP, and the login and
+Application Password authorization pages."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from proxy.demo.abilities_routes import abilities_routes
+from proxy.demo.admin_pages import admin_routes
+from proxy.demo.app_passwords_routes import app_passwords_routes
 from proxy.demo.core_routes import core_routes
 from proxy.demo.mcp_server import build_mcp_server
-from proxy.demo.rest_server import USER_SCOPE_KEY, RestServer, site_url
+from proxy.demo.rest_server import APP_PASSWORD_SCOPE_KEY, USER_SCOPE_KEY, RestServer, site_url
 from proxy.demo.site import DemoSite, RecordedRequest
 from proxy.demo.transport import McpTransport
 
@@ -42,8 +45,9 @@ class LoginMiddleware:
         recorded = {name: ", ".join(headers.getlist(name)) for name in headers}
         query = scope["query_string"].decode("latin-1")
         self.site.record(RecordedRequest(scope["method"], scope["path"], query, recorded))
-        user = self.site.authenticate(headers.get("authorization"))
-        await self.app({**scope, USER_SCOPE_KEY: user}, receive, send)
+        login = self.site.authenticate(headers.get("authorization"))
+        user, app_password = login if login is not None else (None, None)
+        await self.app({**scope, USER_SCOPE_KEY: user, APP_PASSWORD_SCOPE_KEY: app_password}, receive, send)
 
 
 def _page(title: str, body: str, base: str, *, status: int = 200) -> HTMLResponse:
@@ -72,7 +76,7 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 def build_demo_app(site: DemoSite) -> Starlette:
     """A fresh app over `site`; each app may be served once (it owns the SDK's task group)."""
     transport = McpTransport(site, build_mcp_server(site))
-    rest = RestServer(site, [*core_routes(), transport.route(), *abilities_routes()])
+    rest = RestServer(site, [*core_routes(), *app_passwords_routes(), transport.route(), *abilities_routes()])
 
     async def wp_json(request: Request) -> Response:
         return await rest.serve(request, "/" + request.path_params.get("route", ""))
@@ -94,6 +98,7 @@ def build_demo_app(site: DemoSite) -> Starlette:
             Route("/index.php", front, methods=_ALL_METHODS),
             Route("/wp-json", wp_json, methods=_ALL_METHODS),
             Route("/wp-json/{route:path}", wp_json, methods=_ALL_METHODS),
+            *admin_routes(site),
         ],
         middleware=[Middleware(LoginMiddleware, site=site)],
         exception_handlers={404: _not_found},

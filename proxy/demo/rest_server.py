@@ -18,16 +18,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.demo.responses import RestError
-from proxy.demo.users import DemoUser
+from proxy.demo.users import AppPassword, DemoUser
 
 if TYPE_CHECKING:
     from proxy.demo.site import DemoSite
 
 __all__ = [
+    "APP_PASSWORD_SCOPE_KEY",
     "USER_SCOPE_KEY",
     "RestCall",
     "RestRoute",
     "RestServer",
+    "current_app_password",
     "current_user",
     "forbidden",
     "site_url",
@@ -35,11 +37,18 @@ __all__ = [
 
 USER_SCOPE_KEY = "wp.user"
 """ASGI scope key holding the logged-in `DemoUser` (or None), set by the auth middleware."""
+APP_PASSWORD_SCOPE_KEY = "wp.app_password"  # noqa: S105 - a scope key, not a secret
+"""ASGI scope key holding the `AppPassword` the user logged in with (or None)."""
 
 
 def current_user(request: Request) -> DemoUser | None:
     user = request.scope.get(USER_SCOPE_KEY)
     return user if isinstance(user, DemoUser) else None
+
+
+def current_app_password(request: Request) -> AppPassword | None:
+    app_password = request.scope.get(APP_PASSWORD_SCOPE_KEY)
+    return app_password if isinstance(app_password, AppPassword) else None
 
 
 def site_url(request: Request) -> str:

@@ -7,6 +7,7 @@ of the headers every request carried (so a test can prove no client credential l
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 from proxy.demo.abilities import DEMO_ABILITIES, Ability
 from proxy.demo.sessions import McpSessionStore
-from proxy.demo.users import DemoUser, default_users, parse_basic_auth
+from proxy.demo.users import AppPassword, DemoUser, default_users, parse_basic_auth
 
 __all__ = ["DemoPost", "DemoSite", "RecordedRequest"]
 
@@ -65,6 +66,10 @@ class DemoSite:
         self.abilities: dict[str, Ability] = {ability.name: ability for ability in DEMO_ABILITIES}
         self.posts: dict[int, DemoPost] = {}
         self.sessions = McpSessionStore()
+        self.login_sessions: dict[str, str] = {}
+        """Browser logins (`wp-login.php`): session token of the logged-in cookie -> login."""
+        self.secret = secrets.token_bytes(32)
+        """What nonces are keyed with (WordPress's NONCE_KEY and salt)."""
         self.calls: Counter[str] = Counter()
         """MCP messages received, by JSON-RPC method (notifications included)."""
         self.tool_calls: Counter[tuple[str, str | None]] = Counter()
@@ -89,8 +94,8 @@ class DemoSite:
 
     # -- authentication ------------------------------------------------------------------
 
-    def authenticate(self, authorization: str | None) -> DemoUser | None:
-        """The user an `Authorization` header logs in, or None (anonymous).
+    def authenticate(self, authorization: str | None) -> tuple[DemoUser, AppPassword] | None:
+        """The user an `Authorization` header logs in, with the Application Password it used, or None.
 
         Only Application Passwords over Basic auth log in; a Bearer token, an unknown login
         or a wrong password all leave the request anonymous, which is what a real site was
@@ -101,7 +106,8 @@ class DemoSite:
             return None
         login, password = credentials
         user = self.users.get(login)
-        return user if user is not None and user.check_app_password(password) else None
+        app_password = user.app_password_for(password) if user is not None else None
+        return None if user is None or app_password is None else (user, app_password)
 
     # -- hooks for tests -----------------------------------------------------------------
 
@@ -116,8 +122,12 @@ class DemoSite:
         self.users[login].caps.discard(capability)
 
     def revoke_app_password(self, login: str) -> None:
-        """Basic auth with this user's Application Password is refused from now on."""
-        self.users[login].app_password = None
+        """Basic auth with any of this user's Application Passwords is refused from now on."""
+        self.users[login].app_passwords.clear()
+
+    def app_passwords(self, login: str) -> list[AppPassword]:
+        """The user's Application Passwords, oldest first (the one made at install included)."""
+        return list(self.users[login].app_passwords)
 
     def record(self, request: RecordedRequest) -> None:
         self.requests.append(request)

@@ -1,7 +1,9 @@
 """WordPress users, roles and Application Passwords, as the demo site knows them.
 
 Capabilities follow WordPress's default roles so that a sidecar reading
-`users/me?context=edit` sees what it would see on a real site.
+`users/me?context=edit` sees what it would see on a real site. Each user has a
+login password (for `wp-login.php`) and any number of Application Passwords
+(one made at install, one more per approval on `authorize-application.php`).
 """
 
 from __future__ import annotations
@@ -10,12 +12,18 @@ import base64
 import binascii
 import hmac
 import re
+import secrets
+import string
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 __all__ = [
     "DEMO_APP_PASSWORDS",
+    "DEMO_LOGIN_PASSWORDS",
     "ROLE_CAPABILITIES",
+    "AppPassword",
     "DemoUser",
     "default_users",
     "normalize_app_password",
@@ -27,6 +35,16 @@ DEMO_APP_PASSWORDS: dict[str, str] = {
     "editor": "EdtR 4kW8 Np2x Qm7v Hs5j Cd9f",
     "subscriber": "SubS 3hK6 Wq8z Lp4n Fv2r Tg7y",
 }
+DEMO_LOGIN_PASSWORDS: dict[str, str] = {
+    "admin": "demo-admin-login",
+    "editor": "demo-editor-login",
+    "subscriber": "demo-subscriber-login",
+}
+"""What each demo user types on `wp-login.php` (never accepted as an Application Password)."""
+
+INSTALL_APP_ID = "00000000-0000-4000-8000-000000000001"  # the app id of the passwords made at install
+_APP_PASSWORD_LENGTH = 24
+_APP_PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
 _SUBSCRIBER = ("read", "level_0")
 _EDITOR = (
@@ -116,6 +134,31 @@ def parse_basic_auth(header: str | None) -> tuple[str, str] | None:
     return (login, password) if sep else None
 
 
+@dataclass(slots=True)
+class AppPassword:
+    """One Application Password: WordPress keeps a uuid, the app it was made for, a name and the secret."""
+
+    uuid: str
+    app_id: str
+    name: str
+    password: str = field(repr=False)  # normalised (letters and digits only)
+    created: str = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0).isoformat())
+
+    def matches(self, password: str) -> bool:
+        return hmac.compare_digest(normalize_app_password(password).encode(), self.password.encode())
+
+    def describe(self) -> dict[str, str | None]:
+        """The REST shape (`users/me/application-passwords`): never the password itself."""
+        return {
+            "uuid": self.uuid,
+            "app_id": self.app_id,
+            "name": self.name,
+            "created": self.created,
+            "last_used": None,
+            "last_ip": None,
+        }
+
+
 @dataclass(slots=True, eq=False)
 class DemoUser:
     """One account; `caps` is mutable so tests can grant or revoke a capability."""
@@ -127,7 +170,8 @@ class DemoUser:
     roles: tuple[str, ...]
     caps: set[str]
     registered: str = "2025-01-01T00:00:00+00:00"
-    app_password: str | None = field(default=None, repr=False)
+    login_password: str = field(default="", repr=False)
+    app_passwords: list[AppPassword] = field(default_factory=list)
 
     @property
     def all_caps(self) -> dict[str, bool]:
@@ -141,13 +185,37 @@ class DemoUser:
         self.caps = set(capabilities)
 
     def check_app_password(self, password: str) -> bool:
-        if self.app_password is None:
-            return False
-        return hmac.compare_digest(normalize_app_password(password).encode(), self.app_password.encode())
+        return self.app_password_for(password) is not None
+
+    def app_password_for(self, password: str) -> AppPassword | None:
+        """The Application Password `password` is, compared in constant time with every one of them."""
+        found = None
+        for candidate in self.app_passwords:
+            if candidate.matches(password):
+                found = candidate
+        return found
+
+    def check_login_password(self, password: str) -> bool:
+        return bool(self.login_password) and hmac.compare_digest(
+            password.encode(), self.login_password.encode()
+        )
+
+    def create_app_password(self, *, name: str, app_id: str) -> str:
+        """Make a new Application Password (as `authorize-application.php` does) and return it, unspaced."""
+        raw = "".join(secrets.choice(_APP_PASSWORD_ALPHABET) for _ in range(_APP_PASSWORD_LENGTH))
+        self.app_passwords.append(AppPassword(str(uuid.uuid4()), app_id, name, raw))
+        return raw
+
+    def delete_app_password(self, app_password_uuid: str) -> AppPassword | None:
+        for candidate in self.app_passwords:
+            if candidate.uuid == app_password_uuid:
+                self.app_passwords.remove(candidate)
+                return candidate
+        return None
 
 
 def default_users() -> list[DemoUser]:
-    """admin, editor and subscriber, each with its Application Password."""
+    """admin, editor and subscriber, each with its login password and one Application Password."""
     specs = [
         (1, "admin", "Ada Admin", "administrator"),
         (2, "editor", "Eddie Editor", "editor"),
@@ -161,7 +229,15 @@ def default_users() -> list[DemoUser]:
             email=f"{login}@demo.example",
             roles=(role,),
             caps=set(ROLE_CAPABILITIES[role]),
-            app_password=normalize_app_password(DEMO_APP_PASSWORDS[login]),
+            login_password=DEMO_LOGIN_PASSWORDS[login],
+            app_passwords=[
+                AppPassword(
+                    str(uuid.uuid5(uuid.NAMESPACE_URL, f"demo-app-password:{login}")),
+                    INSTALL_APP_ID,
+                    "sidecar",
+                    normalize_app_password(DEMO_APP_PASSWORDS[login]),
+                )
+            ],
         )
         for user_id, login, name, role in specs
     ]

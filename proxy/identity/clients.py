@@ -72,10 +72,14 @@ class ClientService:
         grant_types: Iterable[str] = ("client_credentials",),
         public: bool = False,
     ) -> tuple[ClientRecord, str | None]:
-        """Register a client; returns it with its raw secret (shown once), None for a public client."""
-        if not site or not wp_user:
-            raise ValueError("an OAuth client needs a site and a WordPress user")
+        """Register a client; returns it with its raw secret (shown once), None for a public client.
+
+        `wp_user` is whom a client_credentials client acts as; authorization-code clients act for the
+        WordPress user who signs in, so theirs may be empty (dynamically registered clients)."""
         uris = tuple(check_redirect_uri(uri) for uri in dict.fromkeys(redirect_uris))
+        grants = _check_grant_types(grant_types, public=public, redirect_uris=uris)
+        if not site or (not wp_user and "client_credentials" in grants):
+            raise ValueError("an OAuth client needs a site, and a WordPress user for client_credentials")
         secret = None if public else secrets.token_urlsafe(32)
         record = ClientRecord(
             client_id="mcpc_" + secrets.token_urlsafe(16),
@@ -85,7 +89,7 @@ class ClientService:
             scopes=check_scopes(scopes),
             secret_hash=None if secret is None else keyed_hash(self._pepper, secret),
             redirect_uris=uris,
-            grant_types=_check_grant_types(grant_types, public=public, redirect_uris=uris),
+            grant_types=grants,
             created_at=self._clock(),
         )
         await self._store.add_client(record)

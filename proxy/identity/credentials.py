@@ -7,12 +7,13 @@ proxies in a chain can never disagree about who is calling.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from proxy.errors import SidecarError
 
-__all__ = ["MAX_CREDENTIAL_BYTES", "Credential", "CredentialError", "extract_credential"]
+__all__ = ["MAX_CREDENTIAL_BYTES", "Credential", "CredentialError", "extract_credential", "single_value"]
 
 MAX_CREDENTIAL_BYTES = 4096
 
@@ -46,6 +47,16 @@ def _malformed(message: str) -> SidecarError:
     return SidecarError(401, "invalid_header", message, challenge=True)
 
 
+def single_value(values: Sequence[str], header: str) -> str | None:
+    """The one value of a credential header, None when absent.
+
+    Sent twice it is refused: proxies differ on which copy they keep, so two readers could see two callers.
+    """
+    if len(values) > 1:
+        raise _malformed(f"The {header} header was sent more than once.")
+    return values[0] if values else None
+
+
 def _sized(value: str, header: str) -> str:
     if len(value.encode("utf-8", "surrogateescape")) > MAX_CREDENTIAL_BYTES:
         raise _malformed(f"The {header} header is longer than {MAX_CREDENTIAL_BYTES} bytes.")
@@ -72,13 +83,17 @@ def extract_credential(authorization: str | None, x_api_key: str | None) -> Cred
     """The request's credential, None when it sends none (the caller picks missing_token or anonymous).
 
     A header that is present but unreadable is a 401 `invalid_header`; sending both an Authorization
-    bearer and an X-API-Key is a 400 `invalid_request`, since the two could name different callers.
+    bearer and an X-API-Key is a 400 `invalid_request`, since the two could name different callers (with
+    a challenge, so the client still learns where to find the resource metadata).
     """
     bearer = None if authorization is None else _bearer(authorization)
     api_key = None if x_api_key is None else _token(_sized(x_api_key, "X-API-Key").strip(" \t"), "X-API-Key")
     if bearer is not None and api_key is not None:
         raise SidecarError(
-            400, "invalid_request", "Send either an Authorization bearer token or an X-API-Key, not both."
+            400,
+            "invalid_request",
+            "Send either an Authorization bearer token or an X-API-Key, not both.",
+            challenge=True,
         )
     if bearer is not None:
         return Credential("bearer", bearer)

@@ -21,6 +21,9 @@ class IdentitySettings(BaseModel):
     access_token_ttl_hours: int = Field(default=1, ge=0, le=MAX_TTL_HOURS)
     refresh_token_ttl_hours: int = Field(default=720, ge=1, le=24 * 365)
     authorization_code_ttl_seconds: float = Field(default=60, gt=0, le=600)
+    # POST /oauth/register (RFC 7591) for MCP clients that start from the site URL alone. Open to anyone:
+    # it only creates public PKCE clients, which get nothing until a WordPress user approves them.
+    dynamic_client_registration: bool = True
     # How late API-key last-used times reach the store (and how many are lost on a crash).
     last_used_flush_seconds: float = Field(default=60, gt=0)
     # How long another replica's token revocation or revoke-all may go unnoticed here.

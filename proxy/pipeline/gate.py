@@ -12,6 +12,7 @@ from proxy.context import RequestContext
 from proxy.errors import SidecarError
 from proxy.observe import get_logger
 from proxy.pipeline.base import Stage
+from proxy.policy.entitlement import EntitlementReason
 from proxy.services import Services
 
 __all__ = ["GUARDED_ROUTES", "make_gate"]
@@ -19,6 +20,16 @@ __all__ = ["GUARDED_ROUTES", "make_gate"]
 log = get_logger("proxy.gate")
 GUARDED_ROUTES = frozenset({"mcp", "commands", "discovery", "oauth"})
 _AGENT_ROUTES = frozenset({"mcp", "commands"})
+
+
+# What an agent is told; the log line carries the source's detail (never shown: it names internals).
+_WHY: dict[EntitlementReason, str] = {
+    "ok": "",
+    "not_entitled": "this site is not entitled to use MCP",
+    "module_missing": "the MCP module is not active for this site",
+    "plugin_missing": "the MCP plugin of this site is not installed (or was renamed) in WordPress",
+    "entitlement_unavailable": "this site's MCP entitlement cannot be confirmed right now",
+}
 
 
 def _hidden(code: str) -> SidecarError:
@@ -45,7 +56,7 @@ def make_gate(services: Services) -> Stage:
                 # DNS-rebinding protection: a browser page from another origin must not drive the site.
                 raise SidecarError(403, "origin_not_allowed", "this Origin may not use the MCP endpoint")
         entitlement = await services.entitlement(site).check(
-            site.name, index_url=site.upstream_url + "/wp-json/"
+            site.name, index_url=site.rest_index_url, index_host=site.upstream_host
         )
         services.metrics.entitlement.labels(site.name, entitlement.reason).inc()
         if entitlement.entitled:
@@ -60,10 +71,7 @@ def make_gate(services: Services) -> Stage:
         if ctx.route not in _AGENT_ROUTES:
             raise _hidden("not_entitled")
         raise SidecarError(
-            403,
-            "not_entitled",
-            f"this site is not entitled to MCP ({entitlement.reason})",
-            data={"reason": entitlement.reason},
+            403, "not_entitled", _WHY[entitlement.reason], data={"reason": entitlement.reason}
         )
 
     return gate

@@ -1,7 +1,8 @@
 """Stage `identify`: who is calling. An X-API-Key or a Bearer token of our own token service becomes
 a Principal; no credential is a 401 `missing_token` unless the site allows anonymous access.
 
-Challenges carry `resource_metadata` (RFC 9728) so a client can find out how to get a token.
+Challenges carry `resource_metadata` (RFC 9728) so a client can find out how to get a token. On the
+website routes it does not authenticate, it still drops our own credentials before they reach WordPress.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from aiohttp import web
 from proxy.context import RequestContext
 from proxy.errors import SidecarError
 from proxy.headers import AUTHORIZATION, X_API_KEY
-from proxy.identity.credentials import extract_credential
+from proxy.identity.credentials import extract_credential, single_value
+from proxy.identity.own_credentials import own_credential_headers
 from proxy.identity.principal import Principal
 from proxy.observe import get_logger
 from proxy.pipeline.base import Stage
@@ -51,19 +53,29 @@ def make_identify(services: Services) -> Stage:
     authenticator = services.identity.authenticator
 
     async def identify(ctx: RequestContext) -> web.StreamResponse | None:
+        headers = ctx.request.headers
+        authorizations = headers.getall(AUTHORIZATION, [])
+        api_keys = headers.getall(X_API_KEY, [])
+        if ctx.route == "passthrough":
+            if authorizations or api_keys:
+                ctx.upstream_drop |= own_credential_headers(
+                    api_keys, authorizations, issuer=ctx.runtime.issuer
+                )
+            return None
         if ctx.route not in _AGENT_ROUTES:
             return None
         site = ctx.site
         assert site is not None
         ctx.resource_metadata = site.resource_metadata
-        headers = ctx.request.headers
-        credential = extract_credential(headers.get(AUTHORIZATION), headers.get(X_API_KEY))
+        credential = extract_credential(
+            single_value(authorizations, AUTHORIZATION), single_value(api_keys, X_API_KEY)
+        )
         if credential is None:
             if site.settings.anonymous.enabled:
                 ctx.principal = _anonymous(ctx)
                 return None
             raise SidecarError(
-                401, "missing_token", "this endpoint needs an X-API-Key or a Bearer token", challenge=True
+                401, "missing_token", "This endpoint needs an X-API-Key or a Bearer token.", challenge=True
             )
         try:
             ctx.principal = await authenticator.authenticate(

@@ -177,8 +177,8 @@ class Verdict:
 
     `unguarded`: not an MCP surface, pass it through. `allowed`: guarded and open; `namespace` is the guard
     and `rule` the allow glob that matched, `kind` how to serve it. `denied`: guarded and not open; the
-    stage answers 404 as if nothing were there, and `code` (`route_not_allowlisted` or
-    `method_not_allowlisted`) says why for metrics and logs.
+    stage answers 404 as if nothing were there, and `code` (`route_not_allowlisted`,
+    `method_not_allowlisted` or `method_override_not_allowed`) says why for metrics and logs.
     """
 
     outcome: Outcome
@@ -213,10 +213,12 @@ class Allowlist:
         )
 
     def decide(self, target: NormalizedTarget, method: str) -> Verdict:
-        """Judge a request by its canonical route and the method WordPress will really dispatch.
+        """Judge a request by its canonical route and method; HEAD is open wherever GET is, since
+        WordPress runs the GET handler for it.
 
-        The method is the target's override (`_method`, `X-HTTP-Method-Override`) when there is one; HEAD
-        is open wherever GET is, since WordPress runs the GET handler for it.
+        A method override (`_method`, `X-HTTP-Method-Override`) on a guarded route is denied
+        (`method_override_not_allowed`): WordPress would dispatch another method than the request's own,
+        so the body the sidecar inspects (or skips) would not be what WordPress runs.
         """
         route = target.rest_route
         if route is None:
@@ -225,6 +227,8 @@ class Allowlist:
         if namespace is None:
             return _UNGUARDED
         effective = target.effective_method(method)
+        if effective != method.upper():
+            return Verdict("denied", route=route, namespace=namespace, code="method_override_not_allowed")
         accepted = {effective, "GET"} if effective == "HEAD" else {effective}
         code = "route_not_allowlisted"
         for rule in self._rules:

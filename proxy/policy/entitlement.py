@@ -253,9 +253,12 @@ class EntitlementChecker:
         self._slots: dict[str, _Slot] = {}
         self._inflight: dict[str, asyncio.Task[Entitlement]] = {}
 
-    async def check(self, site: str, *, index_url: str | None = None) -> Entitlement:
+    async def check(
+        self, site: str, *, index_url: str | None = None, index_host: str | None = None
+    ) -> Entitlement:
         """The site's entitlement. `index_url` is its WordPress REST index (`https://host/wp-json/`),
-        required when the settings name a namespace to look for."""
+        required when the settings name a namespace to look for; `index_host` the Host header to ask it
+        with (a multisite or a shared web server picks the site by it), None for the URL's own."""
         if self._settings.require_namespace is not None and index_url is None:
             raise ValueError("index_url is required when require_namespace is set")
         slot = self._slots.get(site)
@@ -263,7 +266,9 @@ class EntitlementChecker:
             return slot.current
         task = self._inflight.get(site)
         if task is None:
-            task = asyncio.create_task(self._refresh(site, index_url), name=f"entitlement:{site}")
+            task = asyncio.create_task(
+                self._refresh(site, index_url, index_host), name=f"entitlement:{site}"
+            )
             self._inflight[site] = task
             task.add_done_callback(partial(self._finished, site))
         # shield: a caller that goes away must not cancel the refresh the others are waiting for
@@ -275,12 +280,12 @@ class EntitlementChecker:
         if not task.cancelled():
             task.exception()  # retrieved here too, so a refresh whose callers all left logs no warning
 
-    async def _refresh(self, site: str, index_url: str | None) -> Entitlement:
+    async def _refresh(self, site: str, index_url: str | None, index_host: str | None) -> Entitlement:
         settings = self._settings
         try:
             reason, detail = await self._source.ask(site)
             if reason == "ok" and settings.require_namespace is not None and index_url is not None:
-                reason, detail = await self._probe(index_url, settings.require_namespace)
+                reason, detail = await self._probe(index_url, index_host, settings.require_namespace)
         except _Unavailable as exc:
             return self._unavailable(site, str(exc))
         now = self._clock()
@@ -288,11 +293,11 @@ class EntitlementChecker:
         self._slots[site] = _Slot(answer, now + settings.ttl_seconds, known=answer)
         return answer
 
-    async def _probe(self, index_url: str, namespace: str) -> _Answer:
+    async def _probe(self, index_url: str, host: str | None, namespace: str) -> _Answer:
         status, body = await _fetch_json(
             self._session,
             URL(index_url).update_query(_fields="namespaces"),
-            headers={},
+            headers={"Host": host} if host is not None else {},
             seconds=self._settings.timeout_seconds,
             what="WordPress REST index",
         )

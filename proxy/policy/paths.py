@@ -38,15 +38,14 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
 
 from proxy.errors import SidecarError
+from proxy.policy.forms import php_form_kind
 
-__all__ = ["FORM_CONTENT_TYPES", "NormalizedTarget", "TargetNormalizer", "php_reads_form"]
-
-FORM_CONTENT_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-"""The bodies PHP parses into `$_POST` (for POST only), where a `rest_route` field also routes."""
+__all__ = ["NormalizedTarget", "TargetNormalizer", "origin_form", "php_reads_form", "request_path"]
 
 _ROUTE_VAR = "rest_route"
 _METHOD_VAR = "_method"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # bytes that were not UTF-8 (see `forms`)
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _PHP_NAME_MANGLED = re.compile(r"[ .\[]")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -73,12 +72,30 @@ class NormalizedTarget:
 
 def php_reads_form(method: str, content_type: str) -> bool:
     """Whether PHP parses this request's body into `$_POST`, so a `rest_route` field in it routes too."""
-    mimetype = content_type.split(";", 1)[0].strip().lower()
-    return method.upper() == "POST" and mimetype in FORM_CONTENT_TYPES
+    return php_form_kind(method, content_type) is not None
 
 
 def _invalid(message: str) -> SidecarError:
     return SidecarError(400, "invalid_path", message)
+
+
+def origin_form(target: str) -> str:
+    """A request target in origin form (`/path?query`): absolute form loses its scheme and authority.
+
+    Raises SidecarError(400, "invalid_path") for a fragment, a control character or another form.
+    """
+    if "#" in target:
+        raise _invalid("a request target must not carry a fragment")
+    if _CONTROL.search(target):
+        raise _invalid("the request target contains a control character")
+    scheme, sep, rest = target.partition("://")
+    if sep and scheme.lower() in ("http", "https"):  # absolute-form: drop the authority
+        ends = [at for at in (rest.find("/"), rest.find("?")) if at >= 0]
+        remainder = rest[min(ends) :] if ends else ""
+        target = remainder if remainder.startswith("/") else "/" + remainder
+    if not target.startswith("/"):
+        raise _invalid("a request target must start with '/'")
+    return target
 
 
 def _decode(text: str, *, plus_is_space: bool, what: str) -> str:
@@ -96,11 +113,39 @@ def _checked(decoded: str, *, what: str) -> str:
     """Refuse control characters, backslashes and escapes left after decoding (see module doc)."""
     if _CONTROL.search(decoded):
         raise _invalid(f"the {what} contains a control character")
+    if _SURROGATE.search(decoded):
+        raise _invalid(f"the {what} is not valid UTF-8")
     if "\\" in decoded:
         raise _invalid(f"the {what} contains a backslash")
     if _ESCAPE.search(decoded):
         raise _invalid(f"the {what} is percent-encoded twice")
     return decoded
+
+
+def _path_segments(raw_path: str) -> tuple[str, list[str], list[str]]:
+    """(normalised path, its decoded segments, the segments with dot segments resolved)."""
+    decoded = _decode(raw_path, plus_is_space=False, what="path")
+    segments = [segment for segment in decoded.split("/") if segment]
+    resolved: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if resolved:
+                resolved.pop()
+        elif segment != ".":
+            resolved.append(segment)
+    path = "/" + "/".join(resolved)
+    if resolved and decoded.endswith("/"):
+        path += "/"
+    return path, segments, resolved
+
+
+def request_path(target: str) -> str:
+    """The path a web server serves for a request target: percent-decoded once, `.`/`..` resolved,
+    doubled slashes collapsed; case and a trailing slash kept. What a site is picked by (its prefix).
+
+    Raises SidecarError(400, "invalid_path") like `TargetNormalizer.normalize`.
+    """
+    return _path_segments(origin_form(target).partition("?")[0])[0]
 
 
 def _canonical_route(text: str) -> str:
@@ -227,7 +272,7 @@ class TargetNormalizer:
         """
         if target == "*":
             return NormalizedTarget(rest_route=None, path="*")
-        raw_path, _, query = self._origin_form(target).partition("?")
+        raw_path, _, query = origin_form(target).partition("?")
         path, path_route = self._read_path(raw_path)
         from_query = _params(_query_pairs(query, self.arg_separators)) if query else _Params(None, None)
         from_form = _params(_form_pairs(form)) if form is not None else _Params(None, None)
@@ -244,39 +289,13 @@ class TargetNormalizer:
             method_override=override.translate(_ASCII_LOWER).upper() if override is not None else None,
         )
 
-    @staticmethod
-    def _origin_form(target: str) -> str:
-        if "#" in target:
-            raise _invalid("a request target must not carry a fragment")
-        if _CONTROL.search(target):
-            raise _invalid("the request target contains a control character")
-        scheme, sep, rest = target.partition("://")
-        if sep and scheme.lower() in ("http", "https"):  # absolute-form: drop the authority
-            ends = [at for at in (rest.find("/"), rest.find("?")) if at >= 0]
-            remainder = rest[min(ends) :] if ends else ""
-            target = remainder if remainder.startswith("/") else "/" + remainder
-        if not target.startswith("/"):
-            raise _invalid("a request target must start with '/'")
-        return target
-
     def _read_path(self, raw_path: str) -> tuple[str, str | None]:
         """The normalised path and the REST route its permalink reaches (None: not a REST path)."""
-        decoded = _decode(raw_path, plus_is_space=False, what="path")
-        segments = [segment for segment in decoded.split("/") if segment]
-        resolved: list[str] = []
-        for segment in segments:
-            if segment == "..":
-                if resolved:
-                    resolved.pop()
-            elif segment != ".":
-                resolved.append(segment)
+        path, segments, resolved = _path_segments(raw_path)
         route = self._permalink_route(resolved)
         has_dots = any(segment in (".", "..") for segment in segments)
         if has_dots and (route is not None or self._permalink_route(segments) is not None):
             raise _invalid("'.' or '..' segments must not lead to or into a REST route")
-        path = "/" + "/".join(resolved)
-        if resolved and decoded.endswith("/"):
-            path += "/"
         return path, route
 
     def _permalink_route(self, segments: list[str]) -> str | None:

@@ -1,8 +1,8 @@
 """Rate limits: GCRA per tier, principal, tool, toolset and command; in memory or shared through Redis.
 
 The pipeline's limit stage wires it: `client_ip` (+ `address_bucket`) names an anonymous caller,
-`RateLimiter.check` decides, `rate_limit_headers` / `rate_limit_error` answer, `clamp_arguments` caps
-result sizes once the tool is known.
+`RateLimiter.check` decides whether a request may spend its `Usage`, `rate_limit_headers` /
+`rate_limit_error` answer, `clamp_arguments` caps result sizes once the tool is known.
 """
 
 from proxy.ratelimit.caps import clamp_arguments
@@ -11,6 +11,7 @@ from proxy.ratelimit.decision import Decision, Outcome
 from proxy.ratelimit.gcra import LimitState
 from proxy.ratelimit.limiter import RateLimiter
 from proxy.ratelimit.response import (
+    BATCH_EXCEEDS_RATE_LIMIT,
     RATE_LIMITED,
     RATE_LIMITER_UNAVAILABLE,
     rate_limit_error,
@@ -25,8 +26,10 @@ from proxy.ratelimit.settings import (
     Tier,
     apply_overrides,
 )
+from proxy.ratelimit.usage import Usage
 
 __all__ = [
+    "BATCH_EXCEEDS_RATE_LIMIT",
     "RATE_LIMITED",
     "RATE_LIMITER_UNAVAILABLE",
     "Decision",
@@ -39,6 +42,7 @@ __all__ = [
     "RateLimiter",
     "ResultCaps",
     "Tier",
+    "Usage",
     "address_bucket",
     "apply_overrides",
     "clamp_arguments",

@@ -12,8 +12,10 @@ __all__ = ["Decision", "Outcome", "decide"]
 
 # allowed / limited: the configured store answered. store_error_open: the store failed and this replica's
 # in-memory limiter decided instead (`allowed` says what it decided). store_error_closed: the store
-# failed and the site fails closed (503 rate_limiter_unavailable). The metric label of every check.
-Outcome = Literal["allowed", "limited", "store_error_open", "store_error_closed"]
+# failed and the site fails closed (503 rate_limiter_unavailable). too_large: the request alone costs
+# more than a limit's whole burst (a batch of too many calls), so no wait would ever admit it; refused
+# without asking the store. The metric label of every check.
+Outcome = Literal["allowed", "limited", "too_large", "store_error_open", "store_error_closed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +23,10 @@ class Decision:
     """The answer for one request.
 
     `policy`, `limit`, `remaining`, `reset_after` describe the most restrictive limit checked (the one
-    the X-RateLimit-* headers report); `policy` is None when no limit was checked (limits disabled, or
-    the store failed closed). `retry_after` is the true wait in whole seconds, rounded up, >= 1 when the
-    request is refused, 0 when it is allowed. `states` holds every limit checked, most restrictive first.
+    the X-RateLimit-* headers report); for `too_large`, the limit the request does not fit in. `policy`
+    is None when no limit applies (limits disabled, or the store failed closed). `retry_after` is the
+    true wait in whole seconds, rounded up: >= 1 when waiting helps (limited, store_error_closed), else
+    0. `states` holds every limit checked, most restrictive first (empty when none was counted).
     """
 
     outcome: Outcome

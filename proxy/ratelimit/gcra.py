@@ -1,9 +1,10 @@
 """GCRA arithmetic, shared by every backend so that memory and Redis decide alike.
 
 A limit's whole state is one number, its TAT (theoretical arrival time): the moment the caller's backlog
-would be drained at the sustained rate. A request is admitted when, after adding one emission interval,
-the backlog still fits in the tolerance (capacity x interval). Unlike fixed windows there is no edge at
-which a second full burst opens. Times are integer microseconds: exact at the boundary, no float drift.
+would be drained at the sustained rate. A request is admitted when, after adding its cost in emission
+intervals (one, or one per call of a batch), the backlog still fits in the tolerance (capacity x
+interval). Unlike fixed windows there is no edge at which a second full burst opens. Times are integer
+microseconds: exact at the boundary, no float drift.
 """
 
 from __future__ import annotations
@@ -18,17 +19,24 @@ _US = 1_000_000
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    """One limit a request must pass: its policy name (for headers), storage key and rate."""
+    """One limit a request must pass: its policy name (for headers), storage key, rate, and `cost`: how
+    many requests this one counts as against it (the calls of a JSON-RPC batch, say)."""
 
     name: str
     key: str
     capacity: int
     interval_us: int
     window: int
+    cost: int = 1
 
     @property
     def tolerance_us(self) -> int:
         return self.capacity * self.interval_us
+
+    @property
+    def increment_us(self) -> int:
+        """How far admitting this request moves the TAT."""
+        return self.cost * self.interval_us
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +45,7 @@ class LimitState:
 
     `allowed`: this limit alone would admit the request. `remaining`: requests that could still go now.
     `reset_after`: seconds until the full burst is back. `retry_after`: whole seconds (rounded up)
-    until this limit admits a request again; 0 when it admits this one.
+    until this limit admits this request (at its cost) again; 0 when it admits it now.
     """
 
     name: str
@@ -62,7 +70,7 @@ def _state(limit: Limit, tat: int, now: int, *, allowed: bool) -> LimitState:
     """Describe a limit whose TAT after this request is `tat` (advanced if consumed, else unchanged)."""
     backlog = max(tat - now, 0)
     remaining = max((limit.tolerance_us - backlog) // limit.interval_us, 0)
-    wait_us = backlog + limit.interval_us - limit.tolerance_us  # until one more request fits
+    wait_us = backlog + limit.increment_us - limit.tolerance_us  # until this request (its cost) fits
     return LimitState(
         name=limit.name,
         limit=limit.capacity,
@@ -82,12 +90,12 @@ def evaluate(limits: Sequence[Limit], tats: Sequence[int], now: int) -> Verdict:
     """
     current = [max(tat, now) for tat in tats]
     admits = [
-        tat + limit.interval_us - now <= limit.tolerance_us
+        tat + limit.increment_us - now <= limit.tolerance_us
         for limit, tat in zip(limits, current, strict=True)
     ]
     committed = all(admits)
     after = tuple(
-        tat + limit.interval_us if committed else tat for limit, tat in zip(limits, current, strict=True)
+        tat + limit.increment_us if committed else tat for limit, tat in zip(limits, current, strict=True)
     )
     states = tuple(
         _state(limit, tat, now, allowed=ok) for limit, tat, ok in zip(limits, after, admits, strict=True)

@@ -9,14 +9,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import structlog
 from cachetools import LRUCache
 from pydantic import ValidationError
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from structlog.typing import FilteringBoundLogger
 
+from proxy.observe import get_logger
 from proxy.ratelimit.breaker import StoreBreaker
 from proxy.ratelimit.decision import Decision, decide
 from proxy.ratelimit.gcra import Limit
@@ -24,13 +25,21 @@ from proxy.ratelimit.memory import MemoryCounters
 from proxy.ratelimit.policies import limits_for
 from proxy.ratelimit.redis_store import RedisCounters
 from proxy.ratelimit.settings import RateLimitOverrides, RateLimitSettings, apply_overrides
+from proxy.ratelimit.usage import Usage
 from proxy.validation import ConfigError, describe_validation_error
 
 __all__ = ["RateLimiter"]
 
-log = structlog.get_logger(__name__)
+
+def _log() -> FilteringBoundLogger:
+    """The logger, looked up when a (rare) event happens: with cache_logger_on_first_use (which
+    proxy.observe turns on) a module-level logger keeps the config of its first use, so the events of
+    an outage hours later (or in a test capturing logs) would miss any reconfiguration since."""
+    return get_logger(__name__)
+
 
 _UNLIMITED = Decision(outcome="allowed", allowed=True)
+_ONE_REQUEST = Usage()
 
 
 class RateLimiter:
@@ -41,8 +50,9 @@ class RateLimiter:
     client with short timeouts and a single retry is made and closed by `close`). `key_prefix` starts
     every Redis key. `clock` (monotonic seconds) drives the in-memory limiter and the breaker; Redis
     counters use the Redis server's own clock, so replicas agree whatever their clocks say.
-    `store_timeout` bounds one Redis round trip; after a failure Redis is skipped for
-    `store_retry_after` seconds (each request then fails open or closed at once), then tried again.
+    `store_timeout` bounds one Redis round trip, waiting for one of the `max_connections` pooled
+    connections included; after a failure Redis is skipped for `store_retry_after` seconds (each
+    request then fails open or closed at once), then tried again.
     """
 
     def __init__(
@@ -51,11 +61,12 @@ class RateLimiter:
         *,
         redis_client: Redis | None = None,
         redis_url: str | None = None,
-        key_prefix: str = "mcp-sidecar:",
+        key_prefix: str = "mcp-sidecar:rl:",
         clock: Callable[[], float] = time.monotonic,
         store_timeout: float = 0.5,
         store_retry_after: float = 2.0,
         max_local_keys: int = 100_000,
+        max_connections: int = 64,
     ) -> None:
         if redis_client is not None and redis_url is not None:
             raise ValueError("give redis_client or redis_url, not both")
@@ -69,12 +80,18 @@ class RateLimiter:
         self._store_timeout = store_timeout
         self._owned_client = redis_client is None and redis_url is not None
         if redis_url is not None:
-            redis_client = Redis.from_url(
+            # A blocking pool: past `max_connections` checks in flight, a check waits for a free
+            # connection (within its store_timeout) instead of failing at once, which the plain pool
+            # does at 100 and which would read as a Redis outage under nothing worse than a burst.
+            pool = BlockingConnectionPool.from_url(
                 redis_url,
+                max_connections=max_connections,
+                timeout=store_timeout,
                 socket_timeout=store_timeout,
                 socket_connect_timeout=store_timeout,
                 retry=Retry(NoBackoff(), 1),  # one reconnect for a stale pooled connection, no backoff sleeps
             )
+            redis_client = Redis.from_pool(pool)
         self._client = redis_client
         wants_redis = [
             site for site, item in self._all_settings() if item.enabled and item.backend == "redis"
@@ -109,7 +126,7 @@ class RateLimiter:
                 # the admin API validates before storing; should a bad value get in anyway, the rules
                 # keep applying (logged once per distinct value)
                 problems = describe_validation_error("runtime rate-limit override", exc)
-                log.error("ratelimit_override_invalid", site=site, problems=problems)
+                _log().error("ratelimit_override_invalid", site=site, problems=problems)
                 effective = base
             self._overridden[cache_key] = effective
         return effective
@@ -120,17 +137,16 @@ class RateLimiter:
         site: str,
         tier: str,
         principal_key: str,
-        tool: str | None = None,
-        toolset: str | None = None,
-        command: str | None = None,
+        usage: Usage = _ONE_REQUEST,
         overrides: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Count one request against every limit that applies, all-or-nothing.
 
         `tier` is `anonymous` (then `principal_key` is the client address, see client_ip and
-        address_bucket) or `authenticated` (the principal id). `tool` is the tool or, for calls through
-        execute-ability, the ability. `overrides` is the site's runtime override from the store's
-        settings (RateLimitOverrides as JSON), which beats the rules.
+        address_bucket) or `authenticated` (the principal). `usage` says what the request spends: one
+        request against the tier by default, plus its calls per tool (or ability), toolset and command.
+        `overrides` is the site's runtime override from the store's settings (RateLimitOverrides as
+        JSON), which beats the rules.
         """
         settings = self._settings(site, overrides)
         if not settings.enabled:
@@ -141,10 +157,13 @@ class RateLimiter:
             site=site,
             tier=tier,
             principal_key=principal_key,
-            tool=tool,
-            toolset=toolset,
-            command=command,
+            usage=usage,
         )
+        oversized = next((limit for limit in limits if limit.cost > limit.capacity), None)
+        if oversized is not None:
+            return Decision(
+                outcome="too_large", allowed=False, policy=oversized.name, limit=oversized.capacity
+            )
         if settings.backend == "memory" or self._shared is None:
             return decide(self._local.check(limits), degraded=False)
         if self._breaker.open_for() > 0:
@@ -154,7 +173,7 @@ class RateLimiter:
                 states = await self._shared.check(limits)
         except (RedisError, OSError) as exc:  # OSError covers TimeoutError and refused sockets
             if self._breaker.failed():
-                log.warning(
+                _log().warning(
                     "ratelimit_store_unavailable",
                     site=site,
                     on_store_error=settings.on_store_error,
@@ -162,7 +181,7 @@ class RateLimiter:
                 )
             return self._without_store(settings, limits)
         if self._breaker.succeeded():
-            log.info("ratelimit_store_recovered", site=site)
+            _log().info("ratelimit_store_recovered", site=site)
         return decide(states, degraded=False)
 
     def _without_store(self, settings: RateLimitSettings, limits: tuple[Limit, ...]) -> Decision:

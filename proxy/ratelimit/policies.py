@@ -1,17 +1,26 @@
-"""Which limits apply to one request, and under which storage keys."""
+"""Which limits apply to one request, under which storage keys, and at what cost."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from proxy.ratelimit.gcra import Limit
 from proxy.ratelimit.settings import Rate, RateLimitSettings
+from proxy.ratelimit.usage import Usage
 
 __all__ = ["limits_for"]
 
 
-def _limit(name: str, key: str, rate: Rate) -> Limit:
-    return Limit(name=name, key=key, capacity=rate.capacity, interval_us=rate.interval_us, window=rate.window)
+def _limit(name: str, key: str, rate: Rate, cost: int) -> Limit:
+    return Limit(
+        name=name,
+        key=key,
+        capacity=rate.capacity,
+        interval_us=rate.interval_us,
+        window=rate.window,
+        cost=cost,
+    )
 
 
 def limits_for(
@@ -21,25 +30,25 @@ def limits_for(
     site: str,
     tier: str,
     principal_key: str,
-    tool: str | None = None,
-    toolset: str | None = None,
-    command: str | None = None,
+    usage: Usage,
 ) -> tuple[Limit, ...]:
     """The tier limit of the caller, plus the tool, toolset and command limits the settings name.
 
-    Every key is `<prefix>rl:{<site>/<tier>/<principal>}:<kind>:<name>` with each part percent-encoded
+    Every key is `<prefix>{<site>/<tier>/<principal>}:<kind>:<name>` with each part percent-encoded
     (no two callers or limits can share a key), and the braces make the keys of one request a Redis
     Cluster hash tag. Policy names: the tier (`anonymous`, `authenticated`), `tool:<name>`,
     `toolset:<name>`, `command:<name>`.
     """
-    rate = settings.tier_rate(tier)
-    scope = f"{prefix}rl:{{{quote(site, safe='')}/{tier}/{quote(principal_key, safe='')}}}:"
-    limits = [_limit(tier, f"{scope}tier", rate)]
-    for kind, name, table in (
-        ("tool", tool, settings.tools),
-        ("toolset", toolset, settings.toolsets),
-        ("command", command, settings.commands),
-    ):
-        if name is not None and (extra := table.get(name)) is not None:
-            limits.append(_limit(f"{kind}:{name}", f"{scope}{kind}:{quote(name, safe='')}", extra))
+    scope = f"{prefix}{{{quote(site, safe='')}/{tier}/{quote(principal_key, safe='')}}}:"
+    limits = [_limit(tier, f"{scope}tier", settings.tier_rate(tier), usage.requests)]
+    tables: tuple[tuple[str, Mapping[str, int], Mapping[str, Rate]], ...] = (
+        ("tool", usage.tools, settings.tools),
+        ("toolset", usage.toolsets, settings.toolsets),
+        ("command", usage.commands, settings.commands),
+    )
+    for kind, spent, rates in tables:
+        for name, cost in sorted(spent.items()):
+            if (rate := rates.get(name)) is not None:
+                key = f"{scope}{kind}:{quote(name, safe='')}"
+                limits.append(_limit(f"{kind}:{name}", key, rate, cost))
     return tuple(limits)

@@ -16,7 +16,8 @@ from proxy.ratelimit.gcra import Limit, LimitState, evaluate
 
 __all__ = ["RedisCounters"]
 
-# KEYS[i]: TAT of limit i, in microseconds. ARGV[2i-1], ARGV[2i]: its emission interval and tolerance.
+# KEYS[i]: TAT of limit i, in microseconds. ARGV[2i-1], ARGV[2i]: its increment (cost x emission interval)
+# and tolerance.
 # Replies {now, tat_1, ..., tat_n}: the server time and each TAT before this request (never below now),
 # from which the caller derives the same decision with gcra.evaluate. Numbers are formatted with %.0f:
 # Lua's default %.14g would round microsecond timestamps.
@@ -55,7 +56,7 @@ class RedisCounters:
         self._script = client.register_script(_SCRIPT)
 
     async def check(self, limits: Sequence[Limit]) -> tuple[LimitState, ...]:
-        args = [value for limit in limits for value in (limit.interval_us, limit.tolerance_us)]
+        args = [value for limit in limits for value in (limit.increment_us, limit.tolerance_us)]
         reply = await self._script(keys=[limit.key for limit in limits], args=args)
         now, *tats = (int(value) for value in reply)
         return evaluate(limits, tats, now).states

@@ -9,7 +9,8 @@ Two header families, both from the most restrictive limit first:
   too. `t` is the seconds until the full allowance is back, except for a limit that refuses the
   request: there it is the wait until the next request fits, equal to Retry-After (the draft asks
   that Retry-After never point before the end of the effective window).
-`Retry-After` (delta seconds, >= 1) is added whenever the request is refused.
+`Retry-After` (delta seconds, >= 1) is added whenever waiting would get the request admitted; a request
+bigger than a limit's whole burst (`too_large`) gets 400 `batch_exceeds_rate_limit` instead, without it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from proxy.ratelimit.decision import Decision
 from proxy.ratelimit.gcra import LimitState
 
 __all__ = [
+    "BATCH_EXCEEDS_RATE_LIMIT",
     "RATE_LIMITED",
     "RATE_LIMITER_UNAVAILABLE",
     "rate_limit_error",
@@ -29,6 +31,7 @@ __all__ = [
 
 RATE_LIMITED = "rate_limited"
 RATE_LIMITER_UNAVAILABLE = "rate_limiter_unavailable"
+BATCH_EXCEEDS_RATE_LIMIT = "batch_exceeds_rate_limit"
 
 X_RATELIMIT_LIMIT = "X-RateLimit-Limit"
 X_RATELIMIT_REMAINING = "X-RateLimit-Remaining"
@@ -49,9 +52,9 @@ def _effective_window(state: LimitState) -> int:
 
 
 def rate_limit_headers(decision: Decision) -> dict[str, str]:
-    """Headers for any response the decision governs (allowed or refused); empty when no limit applied."""
+    """Headers for any response the decision governs (allowed or refused); empty when no limit counted."""
     headers: dict[str, str] = {}
-    if decision.policy is not None:
+    if decision.states:
         headers[X_RATELIMIT_LIMIT] = str(decision.limit)
         headers[X_RATELIMIT_REMAINING] = str(decision.remaining)
         headers[X_RATELIMIT_RESET] = str(math.ceil(decision.reset_after))
@@ -62,16 +65,26 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
             f"{_sf_string(state.name)};r={state.remaining};t={_effective_window(state)}"
             for state in decision.states
         )
-    if not decision.allowed:
+    if not decision.allowed and decision.outcome != "too_large":
         headers[RETRY_AFTER] = str(max(decision.retry_after, 1))
     return headers
 
 
 def rate_limit_error(decision: Decision) -> SidecarError:
-    """The refusal for a decision that is not allowed: 429 rate_limited, or 503 rate_limiter_unavailable."""
+    """The refusal for a decision that is not allowed: 429 rate_limited, 400 batch_exceeds_rate_limit,
+    or 503 rate_limiter_unavailable."""
     if decision.allowed:
         raise ValueError("rate_limit_error needs a refused decision")
     headers = rate_limit_headers(decision)
+    if decision.outcome == "too_large":
+        return SidecarError(
+            400,
+            BATCH_EXCEEDS_RATE_LIMIT,
+            f"this request makes more calls than rate limit {decision.policy!r} allows at once "
+            f"({decision.limit}); send fewer calls per batch",
+            headers=headers,
+            data={"policy": decision.policy, "limit": decision.limit},
+        )
     if decision.outcome == "store_error_closed":
         return SidecarError(
             503,

@@ -114,8 +114,10 @@ class RateLimitSettings(_Model):
       counters so N replicas enforce one limit (the limiter then needs a Redis client or URL).
     - `anonymous`: the per-client-address limit for callers without credentials.
     - `authenticated`: the per-principal limit (API key, OAuth client or user).
-    - `tools`, `toolsets`, `commands`: extra per-principal limits for one tool or ability, any tool of a
-      toolset, one command of a command API; checked together with the tier limit, all-or-nothing.
+    - `tools`, `toolsets`, `commands`: extra per-principal limits for one tool or ability (an ability
+      run through mcp-adapter-execute-ability spends from both), the tools whose most specific
+      toolset this is (see proxy.pipeline.limit), one command of a command API; checked together
+      with the tier limit, all-or-nothing. A JSON-RPC batch spends one per call.
     - `result_caps`: site-wide ceilings on result-size arguments (see ResultCaps).
     - `on_store_error`: what happens when Redis is unreachable; see OnStoreError for the risk of each.
     - `trusted_proxies`: CIDRs of reverse proxies whose X-Forwarded-For is believed (empty: none, the

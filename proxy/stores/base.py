@@ -121,6 +121,13 @@ class Store(ABC):
 
         Expired grants are never returned."""
 
+    @abstractmethod
+    async def get_grant(self, kind: str, handle_hash: str) -> dict[str, Any] | None:
+        """Read a grant without consuming it (None when absent or expired).
+
+        For long-lived records kept as grants (an upstream credential read on every call); one-time
+        grants are always taken."""
+
     # signing keys --------------------------------------------------------------------------
     @abstractmethod
     async def list_signing_keys(self) -> list[SigningKeyRecord]:

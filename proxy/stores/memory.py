@@ -133,6 +133,13 @@ class MemoryStore(Store):
         data: dict[str, Any] = load_value(grant[0])
         return data
 
+    async def get_grant(self, kind: str, handle_hash: str) -> dict[str, Any] | None:
+        grant = self._grants.get((kind, handle_hash))
+        if grant is None or grant[1] <= time.time():
+            return None
+        data: dict[str, Any] = load_value(grant[0])
+        return data
+
     # signing keys --------------------------------------------------------------------------
     async def list_signing_keys(self) -> list[SigningKeyRecord]:
         return oldest_first(self._signing_keys.values())

@@ -278,6 +278,14 @@ class RedisStore(Store):
         data: dict[str, Any] = load_value(text)
         return data
 
+    @_guarded
+    async def get_grant(self, kind: str, handle_hash: str) -> dict[str, Any] | None:
+        text = await self._client().get(self._k("grant", kind, handle_hash))
+        if text is None:
+            return None
+        data: dict[str, Any] = load_value(text)
+        return data
+
     # signing keys --------------------------------------------------------------------------
     @_guarded
     async def list_signing_keys(self) -> list[SigningKeyRecord]:

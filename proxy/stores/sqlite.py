@@ -243,6 +243,17 @@ class SqliteStore(Store):
         data: dict[str, Any] = load_value(rows[0][0])
         return data
 
+    @_guarded
+    async def get_grant(self, kind: str, handle_hash: str) -> dict[str, Any] | None:
+        rows = await self._run(
+            "SELECT data FROM grants WHERE kind = ? AND handle_hash = ? AND expires_at > ?",
+            (kind, handle_hash, time.time()),
+        )
+        if not rows:
+            return None
+        data: dict[str, Any] = load_value(rows[0][0])
+        return data
+
     # signing keys --------------------------------------------------------------------------
     @_guarded
     async def list_signing_keys(self) -> list[SigningKeyRecord]:

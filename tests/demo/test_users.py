@@ -61,7 +61,7 @@ def test_app_password_with_or_without_spaces_and_constant_time_refusal() -> None
     assert admin.check_app_password(DEMO_APP_PASSWORDS["admin"])
     assert admin.check_app_password(DEMO_APP_PASSWORDS["admin"].replace(" ", ""))
     assert not admin.check_app_password(DEMO_APP_PASSWORDS["editor"])
-    admin.app_password = None
+    admin.app_passwords.clear()
     assert not admin.check_app_password(DEMO_APP_PASSWORDS["admin"])
 
 

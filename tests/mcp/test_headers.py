@@ -61,6 +61,12 @@ def _check(body: Any, headers: dict[str, str] | list[tuple[str, str]]) -> str:
             "handshake",
             id="handshake-batch",
         ),
+        pytest.param(
+            _request("tools/list", meta=None),
+            {MCP_PROTOCOL_VERSION: "2025-06-18", MCP_METHOD: "tools/list"},
+            "handshake",
+            id="handshake-with-method-header-as-mcp-remote-sends",
+        ),
         pytest.param(CALL, CALL_HEADERS, "stateless", id="stateless-call"),
         pytest.param(
             CALL,

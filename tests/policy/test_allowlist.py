@@ -23,6 +23,7 @@ SETTINGS = AllowlistSettings(
 )
 ALLOWLIST = Allowlist(SETTINGS)
 NO_ROUTE, NO_METHOD = "route_not_allowlisted", "method_not_allowlisted"
+OVERRIDE = "method_override_not_allowed"
 
 
 def decide(target: str, method: str = "POST", **options: Any) -> Verdict:
@@ -173,12 +174,15 @@ def test_allowed_verdict_names_route_and_rule() -> None:
 @pytest.mark.parametrize(
     ("target", "header", "outcome", "code"),
     [
-        # a POST that WordPress dispatches as PUT is judged as PUT
-        ("/wp-json/mcp/mcp-adapter-default-server?_method=PUT", None, "denied", NO_METHOD),
-        ("/wp-json/mcp/mcp-adapter-default-server", "PUT", "denied", NO_METHOD),
-        ("/wp-json/mcp/mcp-adapter-default-server?_method=", None, "denied", NO_METHOD),
-        ("/wp-json/wp-loupe-mcp/v1/commands?_method=DELETE", None, "denied", NO_METHOD),
-        ("/wp-json/mcp/mcp-adapter-default-server?_method=delete", None, "allowed", None),
+        # WordPress would dispatch another method than the one the sidecar inspects: always refused
+        ("/wp-json/mcp/mcp-adapter-default-server?_method=PUT", None, "denied", OVERRIDE),
+        ("/wp-json/mcp/mcp-adapter-default-server", "PUT", "denied", OVERRIDE),
+        ("/wp-json/mcp/mcp-adapter-default-server?_method=", None, "denied", OVERRIDE),
+        ("/wp-json/wp-loupe-mcp/v1/commands?_method=DELETE", None, "denied", OVERRIDE),
+        ("/wp-json/mcp/mcp-adapter-default-server?_method=delete", None, "denied", OVERRIDE),
+        ("/wp-json/mcp/mcp-adapter-default-server", "GET", "denied", OVERRIDE),
+        ("/wp-json/mcp/mcp-adapter-default-server?_method=post", "DELETE", "allowed", None),  # a no-op
+        ("/wp-json/wp/v2/posts?_method=DELETE", None, "unguarded", None),  # not ours to judge
     ],
 )
 def test_method_overrides_are_judged(target: str, header: str | None, outcome: str, code: str | None) -> None:

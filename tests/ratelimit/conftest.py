@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from proxy.ratelimit import Usage
+
 
 class FakeClock:
     """Monotonic seconds that only move when the test says so."""
@@ -21,3 +23,15 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+def spend(
+    *, tool: str | None = None, toolset: str | None = None, command: str | None = None, requests: int = 1
+) -> Usage:
+    """The usage of a request making at most one call of each kind."""
+    return Usage(
+        requests=requests,
+        tools={tool: 1} if tool else {},
+        toolsets={toolset: 1} if toolset else {},
+        commands={command: 1} if command else {},
+    )

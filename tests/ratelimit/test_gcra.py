@@ -50,3 +50,21 @@ def test_all_or_nothing() -> None:
     assert verdict.tats == (now, now + 2 * SECOND)  # the wide limit was not consumed either
     assert [state.allowed for state in verdict.states] == [True, False]
     assert verdict.states[0].remaining == 3
+
+
+def test_a_cost_moves_the_tat_by_that_many_intervals() -> None:
+    now = 100 * SECOND
+    three = Limit(name="t", key="k", capacity=3, interval_us=2 * SECOND, window=6, cost=3)
+    verdict = evaluate([three], [0], now)
+    assert verdict.committed
+    assert verdict.tats == (now + 6 * SECOND,)
+    assert verdict.states[0].remaining == 0
+
+
+def test_a_refused_cost_waits_until_all_of_it_fits() -> None:
+    now = 100 * SECOND
+    two = Limit(name="t", key="k", capacity=3, interval_us=2 * SECOND, window=6, cost=2)
+    verdict = evaluate([two], [now + 4 * SECOND], now)  # one request fits now, two do not
+    assert not verdict.committed
+    (state,) = verdict.states
+    assert (state.remaining, state.retry_after) == (1, 2)  # one more interval, then two fit

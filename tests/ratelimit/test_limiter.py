@@ -8,9 +8,9 @@ import pytest
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
-from proxy.ratelimit import Rate, RateLimiter, RateLimitSettings
+from proxy.ratelimit import Rate, RateLimiter, RateLimitSettings, Usage
 from proxy.validation import ConfigError
-from tests.ratelimit.conftest import FakeClock
+from tests.ratelimit.conftest import FakeClock, spend
 
 
 def limiter(clock: FakeClock, **settings: Any) -> RateLimiter:
@@ -72,11 +72,13 @@ async def test_burst_smaller_than_the_rate(clock: FakeClock) -> None:
 
 async def test_per_tool_limit_is_stricter_and_per_principal(clock: FakeClock) -> None:
     rl = limiter(clock, tools={"wp-delete-post": {"requests": 2, "per_seconds": 60}})
-    assert await burst(rl, 3, tool="wp-delete-post") == [True, True, False]
-    decision = await rl.check(site="demo", tier="authenticated", principal_key="key-1", tool="wp-delete-post")
+    assert await burst(rl, 3, usage=spend(tool="wp-delete-post")) == [True, True, False]
+    decision = await rl.check(
+        site="demo", tier="authenticated", principal_key="key-1", usage=spend(tool="wp-delete-post")
+    )
     assert (decision.policy, decision.limit, decision.retry_after) == ("tool:wp-delete-post", 2, 30)
-    assert await burst(rl, 1, tool="wp-list-posts") == [True]  # other tools: only the tier limit
-    assert await burst(rl, 1, tool="wp-delete-post", principal_key="key-2") == [True]
+    assert await burst(rl, 1, usage=spend(tool="wp-list-posts")) == [True]  # other tools: only the tier limit
+    assert await burst(rl, 1, usage=spend(tool="wp-delete-post"), principal_key="key-2") == [True]
 
 
 async def test_toolset_and_command_limits(clock: FakeClock) -> None:
@@ -85,9 +87,9 @@ async def test_toolset_and_command_limits(clock: FakeClock) -> None:
         toolsets={"editing": {"requests": 1, "per_seconds": 60}},
         commands={"export": {"requests": 1, "per_seconds": 60}},
     )
-    assert await burst(rl, 2, toolset="editing") == [True, False]
-    assert await burst(rl, 2, command="export") == [True, False]
-    assert await burst(rl, 1, toolset="reading", command="search") == [True]
+    assert await burst(rl, 2, usage=spend(toolset="editing")) == [True, False]
+    assert await burst(rl, 2, usage=spend(command="export")) == [True, False]
+    assert await burst(rl, 1, usage=spend(toolset="reading", command="search")) == [True]
 
 
 async def test_combined_limits_are_all_or_nothing(clock: FakeClock) -> None:
@@ -96,21 +98,23 @@ async def test_combined_limits_are_all_or_nothing(clock: FakeClock) -> None:
         authenticated={"requests": 5, "per_seconds": 60},
         tools={"wp-delete-post": {"requests": 1, "per_seconds": 60}},
     )
-    assert await burst(rl, 1, tool="wp-delete-post") == [True]
+    assert await burst(rl, 1, usage=spend(tool="wp-delete-post")) == [True]
     # refused by the tool limit: these must not eat the principal's overall allowance
-    assert await burst(rl, 10, tool="wp-delete-post") == [False] * 10
+    assert await burst(rl, 10, usage=spend(tool="wp-delete-post")) == [False] * 10
     assert await burst(rl, 5) == [True] * 4 + [False]
     # and the other way round: with the overall allowance spent, the tool limit is not consumed
     clock.advance(60.0)
     assert await burst(rl, 5) == [True] * 5
-    assert await burst(rl, 1, tool="wp-delete-post") == [False]
+    assert await burst(rl, 1, usage=spend(tool="wp-delete-post")) == [False]
     clock.advance(12.0)  # the overall limit has one again; the tool's was never touched
-    assert await burst(rl, 1, tool="wp-delete-post") == [True]
+    assert await burst(rl, 1, usage=spend(tool="wp-delete-post")) == [True]
 
 
 async def test_most_restrictive_limit_speaks(clock: FakeClock) -> None:
     rl = limiter(clock, tools={"search": {"requests": 3, "per_seconds": 60}})
-    decision = await rl.check(site="demo", tier="authenticated", principal_key="k", tool="search")
+    decision = await rl.check(
+        site="demo", tier="authenticated", principal_key="k", usage=spend(tool="search")
+    )
     assert (decision.policy, decision.remaining) == ("tool:search", 2)
     assert [state.name for state in decision.states] == ["tool:search", "authenticated"]
 
@@ -127,11 +131,11 @@ async def test_runtime_override_beats_rules_beats_defaults(clock: FakeClock) -> 
     }
     decision = await rl.check(site="demo", tier="authenticated", principal_key="x", overrides=overrides)
     assert (decision.limit, decision.policy) == (1, "authenticated")
-    assert await burst(rl, 1, principal_key="y", tool="b", overrides=overrides) == [True]
-    assert await burst(rl, 1, principal_key="y", tool="b", overrides=overrides) == [False]
+    assert await burst(rl, 1, principal_key="y", usage=spend(tool="b"), overrides=overrides) == [True]
+    assert await burst(rl, 1, principal_key="y", usage=spend(tool="b"), overrides=overrides) == [False]
     # tools merge by name: the rules' limit on "a" still applies under the override
     decision = await rl.check(
-        site="demo", tier="authenticated", principal_key="z", tool="a", overrides=overrides
+        site="demo", tier="authenticated", principal_key="z", usage=spend(tool="a"), overrides=overrides
     )
     assert [state.name for state in decision.states] == ["authenticated", "tool:a"]
     # without the override, the rules again; anonymous keeps the built-in default
@@ -184,3 +188,41 @@ def test_redis_backend_needs_a_client() -> None:
 def test_one_redis_source_only(redis_url: str) -> None:
     with pytest.raises(ValueError, match="not both"):
         RateLimiter(RateLimitSettings(), redis_client=Redis.from_url(redis_url), redis_url=redis_url)
+
+
+async def test_a_batch_spends_one_request_per_message_and_one_per_call(clock: FakeClock) -> None:
+    rl = limiter(
+        clock,
+        authenticated={"requests": 10, "per_seconds": 60},
+        tools={"search": {"requests": 4, "per_seconds": 60}},
+    )
+    batch = Usage(requests=5, tools={"search": 3})
+    decision = await rl.check(site="demo", tier="authenticated", principal_key="k", usage=batch)
+    assert decision.allowed
+    assert [(state.name, state.remaining) for state in decision.states] == [
+        ("tool:search", 1),
+        ("authenticated", 5),
+    ]
+    refused = await rl.check(site="demo", tier="authenticated", principal_key="k", usage=batch)
+    assert (refused.outcome, refused.policy, refused.retry_after) == ("limited", "tool:search", 30)
+    assert await burst(rl, 6, principal_key="k") == [True] * 5 + [False]  # the refusal spent nothing
+
+
+async def test_a_batch_bigger_than_a_burst_is_too_large_without_counting(clock: FakeClock) -> None:
+    rl = limiter(clock, tools={"search": {"requests": 2, "per_seconds": 60}})
+    decision = await rl.check(
+        site="demo", tier="authenticated", principal_key="k", usage=Usage(requests=3, tools={"search": 3})
+    )
+    assert (decision.outcome, decision.allowed, decision.policy, decision.limit) == (
+        "too_large",
+        False,
+        "tool:search",
+        2,
+    )
+    assert decision.states == ()
+    assert await burst(rl, 2, principal_key="k", usage=spend(tool="search")) == [True, True]
+
+
+def test_usage_counts_are_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        Usage(tools={"search": 0})

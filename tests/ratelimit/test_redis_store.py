@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from proxy.ratelimit import RateLimiter, RateLimitSettings
 from proxy.ratelimit.gcra import Limit
 from proxy.ratelimit.redis_store import RedisCounters
+from tests.ratelimit.conftest import spend
 
 SETTINGS = RateLimitSettings.model_validate(
     {
@@ -76,9 +77,9 @@ async def test_combined_limits_across_replicas(redis_url: str, redis_prefix: str
     first, second = (RateLimiter(SETTINGS, redis_url=redis_url, key_prefix=redis_prefix) for _ in range(2))
     request: dict[str, Any] = {"site": "demo", "tier": "authenticated", "principal_key": "key-1"}
     try:
-        assert (await first.check(**request, tool="wp-delete-post")).allowed
-        assert (await second.check(**request, tool="wp-delete-post")).allowed
-        refused = await first.check(**request, tool="wp-delete-post")
+        assert (await first.check(**request, usage=spend(tool="wp-delete-post"))).allowed
+        assert (await second.check(**request, usage=spend(tool="wp-delete-post"))).allowed
+        refused = await first.check(**request, usage=spend(tool="wp-delete-post"))
         assert (refused.allowed, refused.policy, refused.retry_after) == (False, "tool:wp-delete-post", 30)
         # the refused call left the principal's allowance alone: 10 - 2 remain
         plain = [await second.check(**request) for _ in range(9)]
@@ -93,4 +94,26 @@ async def test_given_client_is_used_and_left_open(client: Redis, redis_prefix: s
     decision = await rl.check(site="demo", tier="authenticated", principal_key="key-1")
     await rl.close()
     assert (decision.outcome, decision.remaining) == ("allowed", 9)
-    assert await client.exists(f"{redis_prefix}rl:{{demo/authenticated/key-1}}:tier") == 1
+    assert await client.exists(f"{redis_prefix}{{demo/authenticated/key-1}}:tier") == 1
+
+
+async def test_script_spends_the_cost(client: Redis, redis_prefix: str) -> None:
+    counters = RedisCounters(client)
+    batch = Limit(name="a", key=f"{redis_prefix}a", capacity=5, interval_us=6_000_000, window=60, cost=3)
+    first, second = [(await counters.check([batch]))[0] for _ in range(2)]
+    assert (first.allowed, first.remaining) == (True, 2)
+    assert (second.allowed, second.remaining, second.retry_after) == (False, 2, 6)
+
+
+async def test_more_checks_in_flight_than_connections_wait_for_one(redis_url: str, redis_prefix: str) -> None:
+    """A burst bigger than the pool queues for a connection; it must not read as a Redis outage."""
+    rl = RateLimiter(
+        SETTINGS, redis_url=redis_url, key_prefix=redis_prefix, max_connections=4, store_timeout=5
+    )
+    try:
+        decisions = await asyncio.gather(
+            *(rl.check(site="demo", tier="authenticated", principal_key=f"key-{n}") for n in range(200))
+        )
+    finally:
+        await rl.close()
+    assert {decision.outcome for decision in decisions} == {"allowed"}

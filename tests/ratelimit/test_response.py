@@ -102,3 +102,12 @@ def test_no_limit_no_headers() -> None:
 def test_an_allowed_decision_has_no_error() -> None:
     with pytest.raises(ValueError, match="refused decision"):
         rate_limit_error(Decision(outcome="allowed", allowed=True))
+
+
+def test_too_large_is_400_without_retry_after() -> None:
+    decision = Decision(outcome="too_large", allowed=False, policy="tool:search", limit=2)
+    assert rate_limit_headers(decision) == {}
+    error = rate_limit_error(decision)
+    assert (error.status, error.code, error.headers) == (400, "batch_exceeds_rate_limit", {})
+    assert error.data == {"policy": "tool:search", "limit": 2}
+    assert "'tool:search'" in error.message

@@ -216,6 +216,20 @@ async def test_expired_grant_is_never_returned(store: Store) -> None:
     assert await store.take_grant("code", "short") is None
 
 
+async def test_get_grant_reads_without_consuming(store: Store) -> None:
+    await store.put_grant("credential", "h1", {"v": 1}, time.time() + 60)
+    await store.put_grant("credential", "short", {"v": 2}, time.time() + SHORT_LIFE)
+
+    assert await store.get_grant("credential", "h1") == {"v": 1}
+    assert await store.get_grant("credential", "h1") == {"v": 1}
+    assert await store.get_grant("code", "h1") is None
+    assert await store.get_grant("credential", "unknown") is None
+    assert await store.take_grant("credential", "h1") == {"v": 1}
+    assert await store.get_grant("credential", "h1") is None
+    await asyncio.sleep(SHORT_LIFE + 0.1)
+    assert await store.get_grant("credential", "short") is None
+
+
 async def test_concurrent_takes_have_exactly_one_winner(store: Store) -> None:
     await store.put_grant("refresh", "h1", {"family": "f1"}, time.time() + 60)
 
