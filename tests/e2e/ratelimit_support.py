@@ -26,6 +26,8 @@ __all__ = [
     "ALL_SCOPES",
     "COMMANDS_ALLOWLIST",
     "COMMANDS_PATH",
+    "INITIALIZE",
+    "PROTOCOL",
     "SITE_USERS",
     "RecordingUpstream",
     "Reply",
@@ -41,6 +43,17 @@ __all__ = [
 ALL_SCOPES = ["mcp.read", "content.read", "content.write", "users.read", "settings.write"]
 SITE_USERS = {login: {"app_password": password} for login, password in DEMO_APP_PASSWORDS.items()}
 COMMANDS_PATH = "/wp-json/acme/v1/commands"
+PROTOCOL = "2025-06-18"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": PROTOCOL,
+        "capabilities": {},
+        "clientInfo": {"name": "rl-e2e", "version": "1"},
+    },
+}
 # The allowlist of a site with the default MCP route and one command-envelope API.
 COMMANDS_ALLOWLIST = {
     "guarded": ["/mcp/**", "/acme/**"],

@@ -18,6 +18,8 @@ from tests.e2e.ratelimit_support import (
     ALL_SCOPES,
     COMMANDS_ALLOWLIST,
     COMMANDS_PATH,
+    INITIALIZE,
+    PROTOCOL,
     SITE_USERS,
     Reply,
     call_tool,
@@ -31,17 +33,6 @@ from tests.e2e.ratelimit_support import (
 from tests.factories import make_config
 from tests.proxy_harness import RunningSidecar, running_sidecar
 
-PROTOCOL = "2025-06-18"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": PROTOCOL,
-        "capabilities": {},
-        "clientInfo": {"name": "rl-e2e", "version": "1"},
-    },
-}
 DISCOVER = "mcp-adapter-discover-abilities"
 INFO = "mcp-adapter-get-ability-info"
 DECISIONS = "mcp_sidecar_ratelimit_decisions_total"

@@ -17,21 +17,18 @@ from structlog.testing import capture_logs
 from proxy.admin.context import admin_context
 from proxy.demo import DEMO_MCP_PATH, RunningDemo, start_demo_upstream
 from tests.admin.processes import config_data, sidecar_process, write_config
-from tests.e2e.ratelimit_support import ALL_SCOPES, SITE_USERS, counted_down, metric_value, post_json
+from tests.e2e.ratelimit_support import (
+    ALL_SCOPES,
+    INITIALIZE,
+    SITE_USERS,
+    counted_down,
+    metric_value,
+    post_json,
+)
 from tests.factories import make_config
 from tests.proxy_harness import RunningSidecar, running_sidecar
 from tests.redis_server import OwnedRedis
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "rl", "version": "1"},
-    },
-}
 DECISIONS = "mcp_sidecar_ratelimit_decisions_total"
 BREAKER_PAUSE = 2.0  # RateLimiter's store_retry_after: Redis is tried again this long after a failure
 
