@@ -8,8 +8,9 @@ cookies (or none) is a 403. Approving makes a new Application Password (every ti
 `success_url` had; without a `success_url` the password is shown on the page. Rejecting 302s to
 `reject_url` exactly (default: `success_url` plus `success=false`). `success_url`, `reject_url` and
 `app_id` are checked when the page is shown, not when the form is posted; redirect URLs must be https,
-or http to a loopback address (`127.0.0.1`, `[::1]`; not `localhost`). Refusals of those parameters
-are answered 400 here (WordPress's `wp_die` page).
+or http to a loopback address (`127.0.0.1`, `[::1]`; not `localhost`), unless the site's environment
+type is `local` (`wp_is_authorize_application_redirect_url_valid`). Refusals of those parameters are
+answered 400 here (WordPress's `wp_die` page).
 """
 
 from __future__ import annotations
@@ -73,15 +74,15 @@ def _with_query(url: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
 
 
-def _redirect_url_problem(url: str, which: str) -> str | None:
-    """`wp_is_authorize_application_redirect_url_valid`, with the loopback exception observed."""
+def _redirect_url_problem(url: str, *, local: bool) -> str | None:
+    """`wp_is_authorize_application_redirect_url_valid` (WordPress 7), loopback exception included."""
     if not url:
         return None
     parts = urlsplit(url)
-    if not parts.scheme or parts.scheme.lower() in ("javascript", "data"):
-        return f"The {which} URL contains an invalid protocol."
-    if parts.scheme.lower() == "http" and parts.hostname not in _LOOPBACK:
-        return f"The {which} URL must be served over a secure connection."
+    if not parts.scheme or not parts.hostname or parts.scheme.lower() in ("javascript", "data"):
+        return "Invalid URL format."
+    if parts.scheme.lower() == "http" and not local and parts.hostname not in _LOOPBACK:
+        return "The URL must be served over a secure connection."
     return None
 
 
@@ -131,20 +132,21 @@ async def _login(site: DemoSite, request: Request) -> Response:
     return response
 
 
-def _request_problem(app_id: str, success_url: str, reject_url: str) -> str | None:
+def _request_problem(site: DemoSite, app_id: str, success_url: str, reject_url: str) -> str | None:
     if app_id:
         try:
             uuid.UUID(app_id)
         except ValueError:
             return "The application ID must be a UUID."
-    return _redirect_url_problem(success_url, "success") or _redirect_url_problem(reject_url, "reject")
+    local = site.environment_type == "local"
+    return _redirect_url_problem(success_url, local=local) or _redirect_url_problem(reject_url, local=local)
 
 
 def _approval_form(site: DemoSite, request: Request, user: DemoUser, token: str) -> Response:
     query = request.query_params
     app_name, app_id = query.get("app_name", ""), query.get("app_id", "")
     success_url, reject_url = query.get("success_url", ""), query.get("reject_url", "")
-    problem = _request_problem(app_id, success_url, reject_url)
+    problem = _request_problem(site, app_id, success_url, reject_url)
     if problem is not None:
         return _page("Error", f"<p>{html.escape(problem)}</p>", status=400)
     base = site_url(request)

@@ -36,7 +36,7 @@ async def _index(call: RestCall) -> WPJSONResponse:
             "home": base,
             "gmt_offset": "0",
             "timezone_string": "",
-            "namespaces": NAMESPACES,
+            "namespaces": [ns for ns in NAMESPACES if ns not in call.site.removed_namespaces],
             "authentication": {
                 "application-passwords": {
                     "endpoints": {"authorization": f"{base}/wp-admin/authorize-application.php"}

@@ -82,7 +82,8 @@ async def start_demo_upstream(
 
 
 async def _serve_until_stopped(host: str, port: int) -> None:
-    running = await start_demo_upstream(host=host, port=port)
+    # Served over plain http for development: a `local` WordPress (approvals may redirect to http://localhost).
+    running = await start_demo_upstream(site=DemoSite(environment_type="local"), host=host, port=port)
     print(f"demo WordPress upstream on {running.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -54,8 +54,11 @@ class RecordedRequest:
 class DemoSite:
     """State and test hooks of one demo WordPress site."""
 
-    def __init__(self, *, title: str = "WP MCP Demo") -> None:
+    def __init__(self, *, title: str = "WP MCP Demo", environment_type: str = "production") -> None:
+        """`environment_type` is WordPress's `WP_ENVIRONMENT_TYPE`: "local" lets Application Password
+        approvals redirect to any plain-http URL, the others only to https or loopback addresses."""
         self._initial_title = title
+        self.environment_type = environment_type
         self.reset()
 
     def reset(self) -> None:
@@ -77,6 +80,8 @@ class DemoSite:
         self.ability_runs: Counter[str] = Counter()
         """Abilities actually executed, over MCP or REST."""
         self.requests: list[RecordedRequest] = []
+        self.removed_namespaces: set[str] = set()
+        """REST namespaces the `/wp-json/` index no longer lists (a plugin deactivated or renamed)."""
         self.add_post(title="Hello world!", content="Welcome to the demo site.", author=1)
         self.add_post(title="About MCP", content="Agents reach this site through the sidecar.", author=2)
 

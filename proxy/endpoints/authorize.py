@@ -7,8 +7,9 @@
     goes to the client's redirect URI with `state` and `iss` ─► POST /oauth/token as for any code.
 
 The browser reaches WordPress through the sidecar (`public_url` of the site: WordPress pages pass
-through), and WordPress only redirects to a `success_url` over https or to a loopback address, so the
-site's public URL must be https (or http://127.0.0.1 / http://[::1] for a local demo).
+through), and WordPress only redirects to a `success_url` over https or to a loopback address (any
+http URL only when its environment type is `local`), so the site's public URL must be https, or
+http://127.0.0.1 / http://[::1] for a local set-up.
 
 The callback URL carries the new password in its query (WordPress's design): it is never logged (the
 access log has no query strings), and the answers carry `Referrer-Policy: no-referrer` and `no-store`.
@@ -33,6 +34,7 @@ from proxy.identity.app_passwords import (
     app_id_for,
     authorize_application_url,
 )
+from proxy.identity.hashing import handle_hash
 from proxy.identity.oauth.authorization import (
     AuthorizationError,
     AuthorizationRequest,
@@ -40,7 +42,7 @@ from proxy.identity.oauth.authorization import (
     redirect_with,
 )
 from proxy.identity.oauth.errors import OAuthError
-from proxy.identity.oauth.transactions import AuthorizationTransactions
+from proxy.identity.oauth.transactions import AuthorizationTransactions, PendingAuthorization
 from proxy.observe import get_logger
 from proxy.pipeline.base import Stage
 from proxy.runtime import SiteRuntime
@@ -52,7 +54,7 @@ __all__ = ["AUTHORIZE_PATH", "BINDING_COOKIE", "CALLBACK_PATH", "make_authorizat
 
 AUTHORIZE_PATH = "/oauth/authorize"
 CALLBACK_PATH = "/oauth/callback"
-BINDING_COOKIE = "wpmcp_authz"
+BINDING_COOKIE = "wpmcp_authz_"  # + an id of the transaction: flows side by side in one browser keep theirs
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache", "Referrer-Policy": "no-referrer"}
 # What WordPress accepts as a login (sanitize_user keeps at most 60 of a few safe characters); a ':'
 # would break HTTP Basic, control characters a header.
@@ -61,7 +63,9 @@ _MAX_PASSWORD = 256
 
 log = get_logger("proxy.authorize_endpoint")
 
-_Refuse = Callable[[str, str], web.StreamResponse]
+
+def _binding_cookie(handle: str) -> str:
+    return BINDING_COOKIE + handle_hash(handle)[:16]
 
 
 def _app_name(client: ClientRecord, request: AuthorizationRequest) -> str:
@@ -119,7 +123,7 @@ class _AuthorizationEndpoint:
         )
         response = _redirect(ctx, location)
         response.set_cookie(
-            BINDING_COOKIE,
+            _binding_cookie(handle),
             binding,
             path=site.settings.path_prefix + CALLBACK_PATH,
             max_age=int(self._transactions.ttl_seconds),
@@ -133,8 +137,8 @@ class _AuthorizationEndpoint:
         return response
 
     async def _callback(self, ctx: RequestContext, site: SiteRuntime) -> web.StreamResponse:
-        query = ctx.request.query
-        pending = await self._transactions.finish(query.get("txn", ""))
+        handle = ctx.request.query.get("txn", "")
+        pending = await self._transactions.finish(handle)
         if pending is None:
             return _page(
                 ctx,
@@ -142,22 +146,29 @@ class _AuthorizationEndpoint:
                 "invalid_request",
                 "This authorization expired or was completed already. Start again from your MCP client.",
             )
+        cookie = _binding_cookie(handle)
+        response = await self._complete(ctx, site, pending, ctx.request.cookies.get(cookie))
+        response.del_cookie(cookie, path=site.settings.path_prefix + CALLBACK_PATH)
+        return response
+
+    async def _complete(
+        self, ctx: RequestContext, site: SiteRuntime, pending: PendingAuthorization, binding: str | None
+    ) -> web.StreamResponse:
+        """Check what WordPress sent back, then grant; every refusal goes to the client's redirect URI."""
         request = pending.request
 
         def refused(error: str, description: str) -> web.StreamResponse:
-            response = _redirect_error(ctx, request.redirect_uri, request.state, error, description)
-            response.del_cookie(BINDING_COOKIE, path=site.settings.path_prefix + CALLBACK_PATH)
-            return response
+            return _redirect_error(ctx, request.redirect_uri, request.state, error, description)
 
-        if not pending.bound_to(ctx.request.cookies.get(BINDING_COOKIE)):
+        query = ctx.request.query
+        if not pending.bound_to(binding):
             return refused("access_denied", "The approval reached another browser than the one that asked.")
         if query.get("success") == "false":
             return refused("access_denied", "The WordPress user did not approve the connection.")
         login, password = query.get("user_login", ""), query.get("password", "")
         if not _LOGIN.fullmatch(login) or not password or len(password) > _MAX_PASSWORD:
             return refused("access_denied", "WordPress did not send a usable application password.")
-        identity = self._services.identity
-        client = await identity.clients.get(request.client_id)
+        client = await self._services.identity.clients.get(request.client_id)
         if client is None or client.site != site.name:
             return _page(ctx, 400, "invalid_client", "This client was removed during the authorization.")
         return await self._grant(ctx, site, client, request, login, password, refused)
@@ -170,7 +181,7 @@ class _AuthorizationEndpoint:
         request: AuthorizationRequest,
         login: str,
         password: str,
-        refused: _Refuse,
+        refused: Callable[[str, str], web.StreamResponse],
     ) -> web.StreamResponse:
         """Confirm the new password with WordPress, keep it, and hand the client its code."""
         services = self._services
@@ -218,14 +229,8 @@ class _AuthorizationEndpoint:
             client_id=client.client_id,
             wp_user=login,
         )
-        response = _redirect(
-            ctx,
-            redirect_with(
-                request.redirect_uri, {"code": code, "state": request.state, "iss": ctx.runtime.issuer}
-            ),
-        )
-        response.del_cookie(BINDING_COOKIE, path=site.settings.path_prefix + CALLBACK_PATH)
-        return response
+        params = {"code": code, "state": request.state, "iss": ctx.runtime.issuer}
+        return _redirect(ctx, redirect_with(request.redirect_uri, params))
 
 
 def _redirect_error(

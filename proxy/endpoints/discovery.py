@@ -158,7 +158,7 @@ class _Discovery:
         assert resolver is not None
         user = site.settings.users[anonymous.wp_user]
         try:
-            return await resolver.resolve(site.name, site.upstream_url, anonymous.wp_user, user.app_password)
+            return await resolver.resolve(site.name, site.wordpress_url, anonymous.wp_user, user.app_password)
         except SidecarError:
             return _UNRESOLVED
 

@@ -119,7 +119,8 @@ async def test_approval_without_success_url_shows_the_password(wp: WpClient, bro
     [
         ({"success_url": "http://localhost:9/cb"}, "must be served over a secure connection"),
         ({"success_url": "http://app.example/cb"}, "must be served over a secure connection"),
-        ({"reject_url": "javascript:alert(1)"}, "invalid protocol"),
+        ({"reject_url": "javascript:alert(1)"}, "Invalid URL format."),
+        ({"success_url": "/relative/cb"}, "Invalid URL format."),
         ({"app_id": "not-a-uuid"}, "must be a UUID"),
     ],
 )
@@ -134,7 +135,8 @@ async def test_bad_parameters_are_refused_when_the_page_is_shown(
 
 
 @pytest.mark.parametrize(
-    "success_url", ["https://app.example/cb", "http://127.0.0.1:9/cb", "http://[::1]:9/cb"]
+    "success_url",
+    ["https://app.example/cb", "http://127.0.0.1:9/cb", "http://[::1]:9/cb", "myapp://callback"],
 )
 async def test_https_and_loopback_success_urls_are_accepted(
     wp: WpClient, browser: Browser, success_url: str
@@ -144,6 +146,18 @@ async def test_https_and_loopback_success_urls_are_accepted(
     )
     assert isinstance(landed, str)
     assert query_of(landed)["user_login"] == "editor"
+
+
+async def test_a_local_site_accepts_any_http_success_url(
+    wp: WpClient, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wp.demo.site, "environment_type", "local")
+    success_url = "http://localhost:8080/oauth/callback?txn=t"
+    landed = await browser.approve(
+        authorize_url(wp, success_url=success_url), login="editor", stop_at=success_url
+    )
+    assert isinstance(landed, str)
+    assert query_of(landed)["txn"] == "t"
 
 
 async def test_a_wrong_password_or_no_test_cookie_does_not_log_in(wp: WpClient, browser: Browser) -> None:

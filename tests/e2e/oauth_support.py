@@ -177,4 +177,3 @@ def upstream_passwords(demo: RunningDemo, login: str) -> set[str]:
         if request.path == DEMO_MCP_PATH and credentials is not None and credentials[0] == login:
             seen.add(credentials[1])
     return seen
-

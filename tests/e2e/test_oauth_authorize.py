@@ -270,7 +270,24 @@ async def test_a_callback_works_once_and_only_in_the_browser_that_started(sc: OA
         landed = await person.approve(url, login="editor", stop_at=REDIRECT_URI)
         assert isinstance(landed, str)
         assert "code" in query_of(landed)
-        assert not [c for c in person.http.cookie_jar if c.key == BINDING_COOKIE and c.value]  # cleared
+        assert not [c for c in person.http.cookie_jar if c.key.startswith(BINDING_COOKIE)]  # cleared
+
+
+async def test_two_flows_side_by_side_in_one_browser(sc: OAuthSidecar) -> None:
+    client_id = await sc.public_client()
+    callback = sc.url + "/oauth/callback"
+    async with browser() as person:
+        first = await person.approve(
+            authorize_url(sc, client_id, pkce()[1], state="one"), login="editor", stop_at=callback
+        )
+        second = await person.approve(
+            authorize_url(sc, client_id, pkce()[1], state="two"), login="editor", stop_at=callback
+        )
+        assert isinstance(first, str)
+        assert isinstance(second, str)
+        landed = [await person.go(url, stop_at=REDIRECT_URI) for url in (second, first)]
+    assert [query_of(url)["state"] for url in landed if isinstance(url, str)] == ["two", "one"]
+    assert all("code" in query_of(url) for url in landed if isinstance(url, str))
 
 
 @pytest.mark.parametrize(
@@ -356,8 +373,9 @@ async def test_no_secret_of_the_flow_reaches_the_logs(
     answer = await consent(sc, client_id, challenge, login="editor")
     _, tokens = await sc.exchange(client_id, answer["code"], verifier)
     await sc.mcp(tokens["access_token"], "tools/list")
-    out = capsys.readouterr().out
-    events = [json.loads(line)["event"] for line in out.splitlines() if line.startswith("{")]
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    events = [json.loads(line)["event"] for line in captured.out.splitlines() if line.startswith("{")]
     assert "authorization_granted" in events
     password = demo.site.app_passwords("editor")[-1].password
     for secret in (password, answer["code"], verifier, tokens["access_token"], tokens["refresh_token"]):
