@@ -26,7 +26,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def _probe_upstream(session: aiohttp.ClientSession, url: str) -> str | None:
     try:
-        async with session.get(url + "/wp-json/", timeout=_PROBE_TIMEOUT, allow_redirects=False) as response:
+        async with session.get(url, timeout=_PROBE_TIMEOUT, allow_redirects=False) as response:
             return None if response.status < 500 else f"status {response.status}"
     except (aiohttp.ClientError, TimeoutError) as exc:
         return type(exc).__name__
@@ -51,7 +51,7 @@ async def _readiness_problems(services: Services) -> dict[str, str]:
             connect=site.settings.upstream.timeouts.connect,
             max_connections=site.settings.upstream.max_connections,
         )
-        checks[f"upstream:{site.name}"] = asyncio.ensure_future(_probe_upstream(session, site.upstream_url))
+        checks[f"upstream:{site.name}"] = asyncio.ensure_future(_probe_upstream(session, site.rest_index_url))
     for extra_name, extra_check in services.readiness_checks().items():
         checks[extra_name] = asyncio.ensure_future(extra_check)
     results = await asyncio.gather(*checks.values())

@@ -40,10 +40,15 @@ class SiteRuntime:
         return self.settings.upstream.url
 
     @property
+    def wordpress_url(self) -> str:
+        """Where this site's WordPress lives upstream: the upstream URL plus the sub-directory prefix
+        (the sidecar forwards paths unchanged, so `/blog/wp-json/...` is `<upstream>/blog/wp-json/...`)."""
+        return self.settings.upstream.url + self.settings.path_prefix
+
+    @property
     def rest_index_url(self) -> str:
         """WordPress's REST index of this site, upstream (`GET` it for the registered `namespaces`)."""
-        settings = self.settings
-        return f"{settings.upstream.url}{settings.path_prefix}{settings.rest_prefix}/"
+        return f"{self.wordpress_url}{self.settings.rest_prefix}/"
 
     @property
     def upstream_host(self) -> str | None:

@@ -34,10 +34,7 @@ def _invalid(message: str) -> SidecarError:
 async def _form_fields(ctx: RequestContext) -> list[tuple[str, str]] | None:
     """The fields PHP would read into $_POST, where a `rest_route` field also picks the REST route."""
     request = ctx.request
-    content_types = request.headers.getall("Content-Type", [])
-    if request.method.upper() == "POST" and len(content_types) > 1:
-        raise _invalid("a POST with more than one Content-Type cannot be judged")
-    content_type = content_types[0] if content_types else ""
+    content_type = request.headers.get("Content-Type", "")  # aiohttp refuses a repeated Content-Type
     kind = php_form_kind(request.method, content_type)
     if kind is None or not request.body_exists:
         return None

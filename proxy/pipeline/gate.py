@@ -70,8 +70,6 @@ def make_gate(services: Services) -> Stage:
         )
         if ctx.route not in _AGENT_ROUTES:
             raise _hidden("not_entitled")
-        raise SidecarError(
-            403, "not_entitled", _WHY[entitlement.reason], data={"reason": entitlement.reason}
-        )
+        raise SidecarError(403, "not_entitled", _WHY[entitlement.reason], data={"reason": entitlement.reason})
 
     return gate

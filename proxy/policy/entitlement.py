@@ -266,9 +266,7 @@ class EntitlementChecker:
             return slot.current
         task = self._inflight.get(site)
         if task is None:
-            task = asyncio.create_task(
-                self._refresh(site, index_url, index_host), name=f"entitlement:{site}"
-            )
+            task = asyncio.create_task(self._refresh(site, index_url, index_host), name=f"entitlement:{site}")
             self._inflight[site] = task
             task.add_done_callback(partial(self._finished, site))
         # shield: a caller that goes away must not cancel the refresh the others are waiting for

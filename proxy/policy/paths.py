@@ -266,7 +266,7 @@ class TargetNormalizer:
     ) -> NormalizedTarget:
         """Read a raw request target (origin- or absolute-form, undecoded) into where WordPress routes it.
 
-        `form`: the text fields of a POSTed form body when `php_reads_form()` says PHP would parse it;
+        `form`: the fields PHP reads from a POSTed form body (`forms.form_fields`), when it reads one;
         `method_override_header`: the `X-HTTP-Method-Override` request header, if any.
         Raises SidecarError(400, "invalid_path") for a target whose route cannot be read unambiguously.
         """
