@@ -3,6 +3,12 @@
 MCP routes answer a JSON-RPC error (with the request's id when known), command APIs their envelope,
 OAuth endpoints RFC 6749 JSON, hidden surfaces a bare 404, everything else
 `{"error": {"code", "message", "request_id"}}`.
+
+A challenge names the scopes needed (RFC 6750 section 3, as MCP servers should): the one to step up
+to for `insufficient_scope`, else those of what the site offers at the URL asked (its enabled
+toolsets, narrowed by `?toolset=`), computed once per version of the rules. MCP clients ask for
+these rather than for every scope the metadata lists, so a client registered with fewer scopes than
+the rules define still gets a token where it asks for no more than it may have.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from proxy.errors import SidecarError
 from proxy.headers import REQUEST_ID, WWW_AUTHENTICATE
 from proxy.mcp.commands import CommandError, envelope_error
 from proxy.mcp.jsonrpc import JsonRpcError
+from proxy.rules import Rules
 
-__all__ = ["bearer_challenge", "jsonrpc_error", "render_error"]
+__all__ = ["ChallengeScopes", "bearer_challenge", "jsonrpc_error", "render_error"]
 
 # JSON-RPC codes for sidecar refusals on MCP routes: the WordPress plugin's own where it has one.
 _JSONRPC_CODES = {
@@ -30,6 +37,40 @@ _JSONRPC_CODES = {
     429: -32029,
     503: -32000,
 }
+
+
+class ChallengeScopes:
+    """The scopes a 401 challenge names: every scope an entry of the given toolsets needs, computed once
+    per version of the rules and set of toolsets."""
+
+    def __init__(self) -> None:
+        self._rules: Rules | None = None
+        self._hints: dict[frozenset[str], str | None] = {}
+
+    def __call__(self, rules: Rules, toolsets: frozenset[str]) -> str | None:
+        if rules is not self._rules:  # reloaded: start again
+            self._rules, self._hints = rules, {}
+        if toolsets not in self._hints:
+            needed = {
+                rule.scope
+                for entries in rules.entries.values()
+                for rule in entries.values()
+                if not rule.toolsets.isdisjoint(toolsets)
+            }
+            if rules.unknown_rule is not None:  # unlisted names the toolsets' globs may admit
+                needed.add(rules.unknown_rule.scope)
+            self._hints[toolsets] = " ".join(sorted(needed)) or None
+        return self._hints[toolsets]
+
+    def for_request(self, ctx: RequestContext) -> str | None:
+        """For this request: the site's enabled toolsets, or those of them `?toolset=` narrows to."""
+        named = {
+            name.strip() for value in ctx.request.query.getall("toolset", []) for name in value.split(",")
+        }
+        return self(ctx.runtime.rules, (ctx.site_toolsets & named) or ctx.site_toolsets)
+
+
+_challenge_scopes = ChallengeScopes()
 
 
 def _quote(value: str) -> str:
@@ -44,8 +85,9 @@ def bearer_challenge(ctx: RequestContext, error: SidecarError) -> str:
     if error.code != "missing_token":  # RFC 6750 3.1: no error code when no credential was sent
         params.append(("error", "invalid_request" if error.code == "invalid_header" else error.code))
         params.append(("error_description", error.message))
-    if error.scope:
-        params.append(("scope", error.scope))
+    scope = error.scope or _challenge_scopes.for_request(ctx)  # the step-up scope, else what is needed
+    if scope:
+        params.append(("scope", scope))
     if ctx.resource_metadata:
         params.append(("resource_metadata", ctx.resource_metadata))
     return "Bearer " + ", ".join(f"{key}={_quote(value)}" for key, value in params)

@@ -2,20 +2,32 @@
 
 The raw API key and client secret are printed exactly once, at creation; the store keeps only their
 keyed hashes.
+
+Removing a client or revoking all tokens also forgets the application passwords WordPress users granted
+through /oauth/authorize, and deletes each at its WordPress where it answers (best effort: the output
+lists those WordPress did not confirm deleting, unreachable or deleted there already, as `user@site`
+for the user or an administrator to check in WordPress).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from typing import Any
+
+import aiohttp
 
 from proxy.admin.context import AdminContext, CliError
 from proxy.admin.output import emit, when
+from proxy.identity.app_passwords import ApplicationPasswords
 from proxy.identity.credentials import CredentialError
 from proxy.identity.lifetimes import check_ttl_hours
 from proxy.identity.oauth.errors import OAuthError
 from proxy.identity.oauth.grants.base import narrow_scope
+from proxy.identity.oauth.resources import serves_site
 from proxy.identity.tokens import GRANT_CLAIM, WP_USER_CLAIM
+from proxy.identity.upstream_credentials import UpstreamCredentials
+from proxy.runtime import SiteRuntime
 from proxy.stores.records import ApiKeyRecord, ClientRecord
 
 __all__ = ["register"]
@@ -76,6 +88,37 @@ def _client_row(record: ClientRecord) -> dict[str, Any]:
         "grant_types": list(record.grant_types),
         "public": record.secret_hash is None,
         "created": when(record.created_at),
+    }
+
+
+async def _forget_app_passwords(
+    ctx: AdminContext, sites: Iterable[SiteRuntime], client_id: str | None = None
+) -> dict[str, Any]:
+    """Forget the passwords granted on `sites` (to one client, when given) and delete them at WordPress."""
+    credentials = UpstreamCredentials.for_config(ctx.store, ctx.runtime.config)
+    forgotten, revoked, not_revoked = 0, 0, []
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+        for site in sites:
+            wordpress = ApplicationPasswords(
+                http,
+                rest_base=site.rest_index_url,
+                host=site.upstream_host,
+                timeout_seconds=ctx.runtime.config.capabilities.timeout_seconds,
+            )
+            for granted_to, login in await credentials.granted(site.name, client_id):
+                stored = await credentials.forget(site.name, granted_to, login)
+                if stored is None:
+                    continue
+                forgotten += 1
+                # Authenticated with the password itself: it deletes itself.
+                if stored.uuid is not None and await wordpress.revoke(login, stored.password, stored.uuid):
+                    revoked += 1
+                else:
+                    not_revoked.append(f"{login}@{site.name}")
+    return {
+        "app_passwords_forgotten": forgotten,
+        "app_passwords_revoked": revoked,
+        "app_passwords_not_revoked": not_revoked,
     }
 
 
@@ -149,7 +192,9 @@ async def clients_list(ctx: AdminContext, args: argparse.Namespace) -> int:
 async def clients_remove(ctx: AdminContext, args: argparse.Namespace) -> int:
     if not await ctx.identity.clients.remove(args.client_id):
         raise CliError(f"no client with id {args.client_id!r}")
-    emit({"client_id": args.client_id, "removed": True}, fmt=args.format)
+    # A public client may have been authorized on any site.
+    passwords = await _forget_app_passwords(ctx, ctx.runtime.sites, args.client_id)
+    emit({"client_id": args.client_id, "removed": True, **passwords}, fmt=args.format)
     return 0
 
 
@@ -203,9 +248,19 @@ async def tokens_revoke(ctx: AdminContext, args: argparse.Namespace) -> int:
 
 
 async def tokens_revoke_all(ctx: AdminContext, args: argparse.Namespace) -> int:
+    """Every token (refresh tokens too) and granted password of a site; with --client-id, of that
+    client only, wherever it was used (a public client may serve several sites)."""
     site = ctx.site(args.site)
-    await ctx.identity.tokens.revoke_all(site=site.name, client_id=args.client_id)
-    emit({"site": site.name, "client_id": args.client_id, "revoked": "all"}, fmt=args.format)
+    if args.client_id is None:
+        await ctx.identity.tokens.revoke_all(site=site.name)
+        passwords = await _forget_app_passwords(ctx, [site])
+    else:
+        client = await ctx.identity.clients.get(args.client_id)
+        if client is None or not serves_site(client, site.name):
+            raise CliError(f"no client {args.client_id!r} on site {site.name}")
+        await ctx.identity.tokens.revoke_all(client_id=client.client_id)
+        passwords = await _forget_app_passwords(ctx, ctx.runtime.sites, client.client_id)
+    emit({"site": site.name, "client_id": args.client_id, "revoked": "all", **passwords}, fmt=args.format)
     return 0
 
 
@@ -251,7 +306,9 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     clients_listing = clients.add_parser("list", parents=[common])
     clients_listing.add_argument("--site", required=True)
     clients_listing.set_defaults(run=clients_list)
-    remove = clients.add_parser("remove", parents=[common], help="remove a client and kill its tokens")
+    remove = clients.add_parser(
+        "remove", parents=[common], help="remove a client, kill its tokens and forget its granted passwords"
+    )
     remove.add_argument("client_id")
     remove.set_defaults(run=clients_remove)
 
@@ -267,7 +324,9 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     deny.add_argument("jti")
     deny.set_defaults(run=tokens_revoke)
     kill = tokens.add_parser(
-        "revoke-all", parents=[common], help="kill every token of a site (or one client)"
+        "revoke-all",
+        parents=[common],
+        help="kill every token of a site (or of one client) and forget the passwords granted to them",
     )
     kill.add_argument("--site", required=True)
     kill.add_argument("--client-id")

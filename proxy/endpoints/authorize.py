@@ -13,6 +13,11 @@ http://127.0.0.1 / http://[::1] for a local set-up.
 
 The callback URL carries the new password in its query (WordPress's design): it is never logged (the
 access log has no query strings), and the answers carry `Referrer-Policy: no-referrer` and `no-store`.
+
+These are the issuer's endpoints for every site. The `resource` parameter picks the site (absent: the
+Host's): the user approves at that site's WordPress, the password is kept and confirmed for that site,
+and the code is for its audience. The callback stays on the host that began the flow, where the
+browser holds the binding cookie.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from urllib.parse import urlencode, urlsplit
 from aiohttp import web
 
 from proxy.context import RequestContext
+from proxy.endpoints.targets import resource_targets, site_for_resource
 from proxy.errors import SidecarError
 from proxy.headers import REQUEST_ID
 from proxy.identity.app_passwords import (
@@ -42,6 +48,7 @@ from proxy.identity.oauth.authorization import (
     redirect_with,
 )
 from proxy.identity.oauth.errors import OAuthError
+from proxy.identity.oauth.resources import serves_site
 from proxy.identity.oauth.transactions import AuthorizationTransactions, PendingAuthorization
 from proxy.observe import get_logger
 from proxy.pipeline.base import Stage
@@ -101,23 +108,25 @@ class _AuthorizationEndpoint:
             ) from None
 
     async def _authorize(self, ctx: RequestContext, site: SiteRuntime) -> web.StreamResponse:
+        """`site` is the one the Host reached: the callback comes back there."""
         try:
             request, client = await read_authorization_request(
                 ctx.request.query.items(),
                 clients=self._services.identity.clients,
-                site=site.name,
-                resource=site.resource,
+                targets=resource_targets(ctx.runtime, site),
             )
         except AuthorizationError as error:
             if error.redirect_uri is None:
                 return _page(ctx, 400, error.error, error.description)
             return _redirect_error(ctx, error.redirect_uri, error.state, error.error, error.description)
+        target = site_for_resource(ctx.runtime, request.resource)
+        assert target is not None  # read_authorization_request resolved it on this Runtime
         handle, binding = await self._transactions.begin(request)
         callback = f"{site.public_base}{CALLBACK_PATH}?{urlencode({'txn': handle})}"
         location = authorize_application_url(
-            site.public_base,
+            target.public_base,
             app_name=_app_name(client, request),
-            app_id=app_id_for(ctx.runtime.issuer, site.name, client.client_id),
+            app_id=app_id_for(ctx.runtime.issuer, target.name, client.client_id),
             success_url=callback,
             reject_url=callback + "&success=false",
         )
@@ -132,7 +141,7 @@ class _AuthorizationEndpoint:
             samesite="Lax",  # sent on WordPress's top-level redirect back to the callback
         )
         log.info(
-            "authorization_started", request_id=ctx.request_id, site=site.name, client_id=client.client_id
+            "authorization_started", request_id=ctx.request_id, site=target.name, client_id=client.client_id
         )
         return response
 
@@ -147,12 +156,12 @@ class _AuthorizationEndpoint:
                 "This authorization expired or was completed already. Start again from your MCP client.",
             )
         cookie = _binding_cookie(handle)
-        response = await self._complete(ctx, site, pending, ctx.request.cookies.get(cookie))
+        response = await self._complete(ctx, pending, ctx.request.cookies.get(cookie))
         response.del_cookie(cookie, path=site.settings.path_prefix + CALLBACK_PATH)
         return response
 
     async def _complete(
-        self, ctx: RequestContext, site: SiteRuntime, pending: PendingAuthorization, binding: str | None
+        self, ctx: RequestContext, pending: PendingAuthorization, binding: str | None
     ) -> web.StreamResponse:
         """Check what WordPress sent back, then grant; every refusal goes to the client's redirect URI."""
         request = pending.request
@@ -168,8 +177,11 @@ class _AuthorizationEndpoint:
         login, password = query.get("user_login", ""), query.get("password", "")
         if not _LOGIN.fullmatch(login) or not password or len(password) > _MAX_PASSWORD:
             return refused("access_denied", "WordPress did not send a usable application password.")
+        site = site_for_resource(ctx.runtime, request.resource)
+        if site is None:  # a reload removed the site (or moved its URL) while the user was away
+            return refused("invalid_target", "This site is no longer served here.")
         client = await self._services.identity.clients.get(request.client_id)
-        if client is None or client.site != site.name:
+        if client is None or not serves_site(client, site.name):
             return _page(ctx, 400, "invalid_client", "This client was removed during the authorization.")
         return await self._grant(ctx, site, client, request, login, password, refused)
 

@@ -158,7 +158,9 @@ class _Discovery:
         assert resolver is not None
         user = site.settings.users[anonymous.wp_user]
         try:
-            return await resolver.resolve(site.name, site.wordpress_url, anonymous.wp_user, user.app_password)
+            return await resolver.resolve(
+                site.name, site.rest_index_url, anonymous.wp_user, user.app_password, host=site.upstream_host
+            )
         except SidecarError:
             return _UNRESOLVED
 

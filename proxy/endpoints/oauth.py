@@ -2,6 +2,9 @@
 or client_secret_post, answered per RFC 6749 with `Cache-Control: no-store`. The grants themselves live
 in proxy.identity.oauth and know nothing of HTTP.
 
+It is the issuer's token endpoint for every site: the `resource` parameter picks the site the token is
+for (proxy.endpoints.targets); without one, it is the site the Host reached.
+
 Bodies are read strictly (proxy.mcp.strict_json: UTF-8, no duplicate keys, bounded nesting), like form
 parameters that may not repeat (RFC 6749 §3.2): a request two readers could understand differently is
 refused, never guessed at."""
@@ -14,6 +17,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from proxy.context import RequestContext
+from proxy.endpoints.targets import resource_targets
 from proxy.errors import SidecarError
 from proxy.headers import AUTHORIZATION, REQUEST_ID
 from proxy.identity.oauth.endpoint import NO_STORE
@@ -82,8 +86,7 @@ def make_oauth(services: Services) -> Stage:
             status, headers, payload = await endpoint.handle(
                 params,
                 authorizations[0] if authorizations else None,
-                site=site.name,
-                audience=site.resource,
+                targets=resource_targets(ctx.runtime, site),
             )
         except OAuthError as error:
             ctx.code = error.error

@@ -3,6 +3,10 @@
 Open to anyone, as MCP clients need it to be; `identity.dynamic_client_registration: false` turns it
 off (the path then answers 404 and the metadata stops advertising it), leaving pre-registered clients
 (`mcp-sidecar clients add --redirect-uri ... --public`).
+
+The clients made here are public, so they belong to the issuer, not to a site: one registration serves
+every site, the one named by `resource` when a user authorizes it (proxy.identity.oauth.resources).
+They are listed under the site whose host they registered at (normally the issuer's).
 """
 
 from __future__ import annotations

@@ -119,10 +119,7 @@ class TokenService:
         extra = dict(extra_claims or {})
         if clash := _RESERVED.intersection(extra):
             raise ValueError(f"extra_claims may not set {sorted(clash)}")
-        # Epochs are read fresh: a cached, older epoch would mint a token that is dead on arrival.
-        epochs = {}
-        for scope in _epoch_scopes(site, client_id, family):
-            epochs[scope] = self._epochs[scope] = await self._store.get_epoch(scope)
+        epochs = await self._fresh_epochs(_epoch_scopes(site, client_id, family))
         now = int(self._clock())
         claims: dict[str, Any] = {
             **extra,
@@ -180,6 +177,24 @@ class TokenService:
         scopes += [client_epoch(client_id)] if client_id is not None else []
         for scope in scopes:
             self._epochs[scope] = await self._store.bump_epoch(scope)
+
+    async def grant_epochs(self, *, site: str, client_id: str) -> dict[str, int]:
+        """The revoke-all epochs of a site and client now, for a grant that outlives access tokens (a
+        refresh token) to be checked against with `revoked_since`."""
+        return await self._fresh_epochs(_epoch_scopes(site, client_id, None))
+
+    async def revoked_since(self, epochs: Mapping[str, int]) -> bool:
+        """True when a revoke-all happened after `epochs` were taken (read fresh: this is rare)."""
+        current = await self._fresh_epochs(epochs)
+        return any(taken < current[scope] for scope, taken in epochs.items())
+
+    async def _fresh_epochs(self, scopes: Iterable[str]) -> dict[str, int]:
+        # Read from the store, never the cache: a cached, older epoch would mint a token that is dead on
+        # arrival, or let a grant outlive a revoke-all.
+        epochs = {}
+        for scope in scopes:
+            epochs[scope] = self._epochs[scope] = await self._store.get_epoch(scope)
+        return epochs
 
     async def revoke_family(self, family: str) -> None:
         """Kill every access token minted from one refresh-token family."""

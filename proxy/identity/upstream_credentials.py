@@ -12,6 +12,12 @@ Stored passwords are sealed with AES-GCM under `secrets.credential_keys` (the fi
 the site, client and login as associated data, so a ciphertext copied to another entry does not open.
 Entries live as long as an unused refresh token (`refresh_token_ttl_hours`), extended as they are used.
 Reads are cached for `cache_seconds` (a replaced password reaches other replicas within that time).
+
+Entries are stored under a hash, so a per-site index (client and login of each entry, no secret) lets
+the operator's `tokens revoke-all` and `clients remove` find and forget them. The index is kept best
+effort: two replicas adding to one site's index at the same instant may lose an entry. Such an entry is
+only left unrevoked at WordPress; it is never used again once its tokens are dead, as a new approval
+replaces it.
 """
 
 from __future__ import annotations
@@ -36,10 +42,12 @@ from proxy.identity.principal import Principal
 from proxy.stores.base import Store
 
 if TYPE_CHECKING:
+    from proxy.config import Config
     from proxy.runtime import SiteRuntime
 
 __all__ = [
     "CREDENTIAL_KIND",
+    "INDEX_KIND",
     "CredentialCipher",
     "StoredCredential",
     "UpstreamCredentials",
@@ -47,6 +55,7 @@ __all__ = [
 ]
 
 CREDENTIAL_KIND = "upstream_credential"
+INDEX_KIND = "upstream_credential_index"
 _KEY_BYTES = 32
 _NONCE_BYTES = 12
 _DERIVATION_INFO = b"wp-mcp-sidecar/upstream-credentials/v1"
@@ -109,6 +118,10 @@ def _identity(site: str, client_id: str, login: str) -> str:
     return json.dumps(["wpmcp-upstream-credential-v1", site, client_id, login])
 
 
+def _index_handle(site: str) -> str:
+    return handle_hash(json.dumps(["wpmcp-upstream-credential-index-v1", site]))
+
+
 class UpstreamCredentials:
     def __init__(
         self,
@@ -125,6 +138,16 @@ class UpstreamCredentials:
         self._clock = clock
         self._cache: TTLCache[str, StoredCredential | None] = TTLCache(
             maxsize=10000, ttl=cache_seconds, timer=clock
+        )
+
+    @classmethod
+    def for_config(cls, store: Store, config: Config) -> UpstreamCredentials:
+        """Built from the config, the same way for the server and the CLI."""
+        return cls(
+            store,
+            keys=credential_keys(config.secrets.credential_keys, config.secrets.session_keys),
+            lifetime_seconds=config.identity.refresh_token_ttl_hours * 3600,
+            cache_seconds=config.identity.revocation_cache_seconds,
         )
 
     async def get(self, site: SiteRuntime, principal: Principal) -> str | None:
@@ -152,7 +175,8 @@ class UpstreamCredentials:
             if password is not None:
                 credential = StoredCredential(login, password, data.get("uuid"))
                 if data["expires_at"] - self._clock() < self._lifetime / 2:
-                    await self._put(identity, data)  # in use: it lives on as a refresh token would
+                    # in use: it lives on as a refresh token would
+                    await self._put(site, client_id, login, data)
         self._cache[identity] = credential
         return credential
 
@@ -164,12 +188,55 @@ class UpstreamCredentials:
         identity = _identity(site, client_id, login)
         replaced = await self.stored(site, client_id, login)
         data = {"sealed": self._cipher.seal(password, identity.encode()), "uuid": uuid}
-        await self._put(identity, data)
+        await self._put(site, client_id, login, data)
         self._cache[identity] = StoredCredential(login, password, uuid)
         return replaced
 
-    async def _put(self, identity: str, data: dict[str, Any]) -> None:
+    async def granted(self, site: str, client_id: str | None = None) -> list[tuple[str, str]]:
+        """(client id, login) of the entries kept for `site` (of one client when given), per the index."""
+        index = await self._store.get_grant(INDEX_KIND, _index_handle(site))
+        now = self._clock()
+        return [
+            (entry_client, login)
+            for entry_client, login, expires_at in (index or {}).get("entries", [])
+            if expires_at > now and client_id in (None, entry_client)
+        ]
+
+    async def forget(self, site: str, client_id: str, login: str) -> StoredCredential | None:
+        """Delete an entry; the password it held (to revoke at WordPress), None when none was kept.
+
+        Other replicas may use a cached copy for up to `cache_seconds` more."""
+        identity = _identity(site, client_id, login)
+        data = await self._store.take_grant(CREDENTIAL_KIND, handle_hash(identity))
+        self._cache.pop(identity, None)
+        await self._update_index(site, client_id, login, None)
+        if data is None:
+            return None
+        password = self._cipher.open(data["sealed"], identity.encode())
+        return None if password is None else StoredCredential(login, password, data.get("uuid"))
+
+    async def _put(self, site: str, client_id: str, login: str, data: dict[str, Any]) -> None:
         expires_at = self._clock() + self._lifetime
+        identity = handle_hash(_identity(site, client_id, login))
+        await self._store.put_grant(CREDENTIAL_KIND, identity, {**data, "expires_at": expires_at}, expires_at)
+        await self._update_index(site, client_id, login, expires_at)
+
+    async def _update_index(self, site: str, client_id: str, login: str, expires_at: float | None) -> None:
+        """Record when an entry expires (None: it is gone), dropping entries expired since."""
+        handle = _index_handle(site)
+        index = await self._store.get_grant(INDEX_KIND, handle)
+        now = self._clock()
+        entries = [
+            entry
+            for entry in (index or {}).get("entries", [])
+            if entry[2] > now and (entry[0], entry[1]) != (client_id, login)
+        ]
+        if expires_at is not None:
+            entries.append([client_id, login, expires_at])
+        if not entries:
+            if index is not None:
+                await self._store.take_grant(INDEX_KIND, handle)
+            return
         await self._store.put_grant(
-            CREDENTIAL_KIND, handle_hash(identity), {**data, "expires_at": expires_at}, expires_at
+            INDEX_KIND, handle, {"entries": entries}, max(entry[2] for entry in entries)
         )

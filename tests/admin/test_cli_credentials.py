@@ -183,7 +183,13 @@ async def test_clients_and_tokens(config: Path) -> None:
             assert response.status == 200
 
         removed = await run_cli(config, "clients", "remove", client_id, "--format", "json")
-        assert ok(removed) == {"client_id": client_id, "removed": True}
+        assert ok(removed) == {
+            "client_id": client_id,
+            "removed": True,
+            "app_passwords_forgotten": 0,  # a client_credentials client acts with configured passwords
+            "app_passwords_revoked": 0,
+            "app_passwords_not_revoked": [],
+        }
         async with sidecar.http.post(sidecar.url + "/oauth/token", data=form) as response:
             assert response.status == 401
             assert (await response.json())["error"] == "invalid_client"

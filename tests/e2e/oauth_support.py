@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
+import yaml
 from aiohttp import web
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from proxy.app import Sidecar, build_sidecar
+from proxy.config import Config, load_config
 from proxy.demo import DEMO_MCP_PATH, RunningDemo
 from proxy.demo.users import parse_basic_auth
 from proxy.identity.oauth.grants.authorization_code import s256_challenge
 from tests.demo.browser import Browser, Page
-from tests.factories import make_config
+from tests.factories import make_config_data
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # the client's loopback listener; never contacted
 SCOPES = ("mcp.read", "content.read", "content.write", "users.read", "settings.write")
@@ -100,12 +104,32 @@ def _rpc(method: str, params: dict[str, Any] | None) -> dict[str, Any]:
 
 @asynccontextmanager
 async def oauth_sidecar(
-    demo: RunningDemo, *, top: dict[str, Any] | None = None
+    demo: RunningDemo, *, top: dict[str, Any] | None = None, config_dir: Path | None = None
 ) -> AsyncIterator[OAuthSidecar]:
+    """One site `demo` at http://127.0.0.1:PORT; its config is written to `config_dir` when given (so
+    the CLI can use the same store and secrets)."""
+
+    def data(base: str) -> dict[str, Any]:
+        return {**make_config_data(demo.url, public_url=base, users={}), **(top or {})}
+
+    async with sidecar_on_own_port(data, config_dir=config_dir) as running:
+        yield running
+
+
+@asynccontextmanager
+async def sidecar_on_own_port(
+    data: Callable[[str], dict[str, Any]], *, config_dir: Path | None = None
+) -> AsyncIterator[OAuthSidecar]:
+    """A sidecar whose config is `data(base URL)`, listening at that base URL (http://127.0.0.1:PORT)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sidecar = build_sidecar(make_config(demo.url, top=top, public_url=base, users={}))
+    if config_dir is None:
+        sidecar = build_sidecar(Config.model_validate(data(base)))
+    else:
+        config_path = config_dir / "config.yaml"
+        config_path.write_text(yaml.safe_dump(data(base)), encoding="utf-8")
+        sidecar = build_sidecar(load_config(config_path), config_path=config_path)
     runner = web.AppRunner(sidecar.public, access_log=None)  # as `serve` runs it: no query strings logged
     await runner.setup()
     await web.SockSite(runner, sock).start()
@@ -177,3 +201,23 @@ def upstream_passwords(demo: RunningDemo, login: str) -> set[str]:
         if request.path == DEMO_MCP_PATH and credentials is not None and credentials[0] == login:
             seen.add(credentials[1])
     return seen
+
+
+class MemoryTokenStorage:
+    """The mcp SDK client's TokenStorage, in memory."""
+
+    def __init__(self, client: OAuthClientInformationFull | None = None) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client = client
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info

@@ -225,11 +225,6 @@ async def test_sdk_client_finds_its_way_from_the_401(demo: RunningDemo) -> None:
         assert str(ProtectedResourceMetadata.model_validate_json(answer.body).resource) == mcp_url
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the issuer's token endpoint mints only for its own site: a second site's client gets "
-    "invalid_client (other_site) until /oauth/token picks the site named by `resource`",
-)
 async def test_sdk_client_of_a_second_site_follows_the_one_issuer(demo: RunningDemo) -> None:
     port, base = own_url()
     second = f"http://localhost:{port}"

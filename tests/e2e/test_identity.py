@@ -80,12 +80,16 @@ def site(sc: RunningSidecar, name: str = "demo") -> SiteRuntime:
     return next(s for s in runtime.sites if s.name == name)
 
 
+# What the sites offer (the default toolsets, read-only and content) needs these scopes.
+NEEDED_SCOPES = "content.read content.write mcp.read users.read"
+
+
 def challenge(error: str | None = None, description: str | None = None, *, prm: str = PRM) -> str:
     realm = "other" if prm == OTHER_PRM else "demo"
     parts = [f'realm="{realm}"']
     if error is not None:
         parts += [f'error="{error}"', f'error_description="{description}"']
-    return "Bearer " + ", ".join([*parts, f'resource_metadata="{prm}"'])
+    return "Bearer " + ", ".join([*parts, f'scope="{NEEDED_SCOPES}"', f'resource_metadata="{prm}"'])
 
 
 async def post_mcp(

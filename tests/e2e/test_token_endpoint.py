@@ -218,7 +218,13 @@ CLIENT_FAILED = "Client authentication failed."
         ("wrong_secret_basic", 401, "invalid_client", CLIENT_FAILED, BASIC_CHALLENGE),
         ("wrong_secret_post", 401, "invalid_client", CLIENT_FAILED, None),
         ("unknown_client_basic", 401, "invalid_client", CLIENT_FAILED, BASIC_CHALLENGE),
-        ("client_of_another_site", 401, "invalid_client", CLIENT_FAILED, BASIC_CHALLENGE),
+        (
+            "client_of_another_site",
+            400,
+            "invalid_target",
+            "This client may not get tokens for this resource.",
+            None,
+        ),
         ("password_grant", 400, "unsupported_grant_type", "This grant type is not supported.", None),
         (
             "scope_not_allowed",

@@ -9,6 +9,7 @@ from urllib.parse import quote_plus
 
 from proxy.identity.oauth.endpoint import TokenResponse
 from proxy.identity.oauth.grants.authorization_code import s256_challenge
+from proxy.identity.oauth.resources import ResourceTargets
 from proxy.identity.services import IdentityServices
 from proxy.stores import ClientRecord
 
@@ -16,6 +17,13 @@ PEPPER = b"0123456789abcdef0123456789abcdef"
 ISSUER = "https://blog.example/oauth"
 AUDIENCE = "https://blog.example/wp-json/mcp/mcp-adapter-default-server"
 SITE = "demo"
+OTHER_SITE = "other"  # a second site of the same issuer
+OTHER_AUDIENCE = "https://other.example/wp-json/mcp/mcp-adapter-default-server"
+
+
+def targets(default: str = AUDIENCE) -> ResourceTargets:
+    """Both sites, as the issuer's endpoints see them from the Host of the site of `default`."""
+    return ResourceTargets({AUDIENCE: SITE, OTHER_AUDIENCE: OTHER_SITE}, default=default)
 
 
 class FakeClock:
@@ -42,10 +50,10 @@ async def token_request(
     params: dict[str, Any],
     authorization: str | None = None,
     *,
-    site: str = SITE,
-    audience: str = AUDIENCE,
+    reached: str = AUDIENCE,
 ) -> TokenResponse:
-    return await identity.token_endpoint.handle(params, authorization, site=site, audience=audience)
+    """A token request that reached the Host of the site whose resource is `reached`."""
+    return await identity.token_endpoint.handle(params, authorization, targets=targets(reached))
 
 
 def assert_token_error(response: TokenResponse, error: str, status: int = 400) -> None:

@@ -12,7 +12,7 @@ from proxy.identity.oauth.authorization import (
 )
 from proxy.identity.oauth.grants.authorization_code import s256_challenge
 from proxy.identity.services import IdentityServices
-from tests.identity.factories import AUDIENCE, SITE
+from tests.identity.factories import AUDIENCE, OTHER_AUDIENCE, OTHER_SITE, SITE, targets
 
 REDIRECT = "http://127.0.0.1:7777/cb"
 CHALLENGE = s256_challenge("v" * 43)
@@ -43,10 +43,10 @@ def _pairs(client: str, /, **change: str | None) -> list[tuple[str, str]]:
     return [(name, value) for name, value in params.items() if value is not None]
 
 
-async def _read(identity: IdentityServices, pairs: list[tuple[str, str]]) -> AuthorizationRequest:
-    request, _ = await read_authorization_request(
-        pairs, clients=identity.clients, site=SITE, resource=AUDIENCE
-    )
+async def _read(
+    identity: IdentityServices, pairs: list[tuple[str, str]], *, reached: str = AUDIENCE
+) -> AuthorizationRequest:
+    request, _ = await read_authorization_request(pairs, clients=identity.clients, targets=targets(reached))
     return request
 
 
@@ -91,13 +91,39 @@ async def test_repeated_client_id_or_redirect_uri_is_not_redirected(identity: Id
         assert (refused.value.error, refused.value.redirect_uri) == ("invalid_request", None)
 
 
-async def test_a_client_of_another_site_is_unknown_here(identity: IdentityServices) -> None:
+async def test_the_resource_picks_the_site_and_a_public_client_serves_every_site(
+    identity: IdentityServices,
+) -> None:
+    """A public client (as registration makes them) registered at one site's host is good for the other
+    site named by `resource`; without `resource`, the request is for the site its Host reached."""
     record, _ = await identity.clients.add(
-        "other", "App", "", SCOPES, redirect_uris=[REDIRECT], grant_types=["authorization_code"], public=True
+        OTHER_SITE,
+        "App",
+        "",
+        SCOPES,
+        redirect_uris=[REDIRECT],
+        grant_types=["authorization_code"],
+        public=True,
     )
-    with pytest.raises(AuthorizationError) as refused:
-        await _read(identity, _pairs(record.client_id))
-    assert refused.value.error == "invalid_client"
+    assert (await _read(identity, _pairs(record.client_id))).resource == AUDIENCE
+    request = await _read(identity, _pairs(record.client_id, resource=OTHER_AUDIENCE))
+    assert request.resource == OTHER_AUDIENCE
+    assert (
+        await _read(identity, _pairs(record.client_id), reached=OTHER_AUDIENCE)
+    ).resource == OTHER_AUDIENCE
+
+
+async def test_a_confidential_client_serves_only_its_site(identity: IdentityServices) -> None:
+    client_id = await _client(identity, public=False, redirect_uris=[REDIRECT])
+    assert (await _read(identity, _pairs(client_id))).resource == AUDIENCE
+    for pairs, reached in (
+        (_pairs(client_id, resource=OTHER_AUDIENCE), AUDIENCE),
+        (_pairs(client_id), OTHER_AUDIENCE),
+    ):
+        with pytest.raises(AuthorizationError) as refused:
+            await _read(identity, pairs, reached=reached)
+        assert (refused.value.error, refused.value.redirect_uri) == ("invalid_target", REDIRECT)
+        assert refused.value.description == "This client may not be used for this resource."
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from proxy.identity.services import IdentityServices
 from proxy.stores import ClientRecord, Store
 from tests.identity.factories import (
     AUDIENCE,
+    OTHER_AUDIENCE,
     REDIRECT_URI,
     SITE,
     FakeClock,
@@ -134,11 +135,30 @@ async def test_refresh_token_expires(identity: IdentityServices, app: ClientReco
 
 
 async def test_refresh_for_another_resource(identity: IdentityServices, app: ClientRecord) -> None:
+    """Another site of the issuer, named by `resource` or by the Host when none is named: the refresh
+    token is for its own audience only (and is not burnt by the wrong ask)."""
     first = await first_tokens(identity, app)
-    response = await token_request(
-        identity, refresh_params(app, first["refresh_token"]), audience="https://other.example/mcp"
-    )
+    refresh_token = first["refresh_token"]
+    named = await token_request(identity, refresh_params(app, refresh_token, resource=OTHER_AUDIENCE))
+    assert_token_error(named, "invalid_grant")
+    hosted = await token_request(identity, refresh_params(app, refresh_token), reached=OTHER_AUDIENCE)
+    assert_token_error(hosted, "invalid_grant")
+
+
+@pytest.mark.parametrize("revoke", ["site", "client"])
+async def test_revoke_all_kills_refresh_tokens_too(
+    identity: IdentityServices, app: ClientRecord, revoke: str
+) -> None:
+    """Else a revoke-all would last only until the client refreshes."""
+    first = await first_tokens(identity, app)
+    if revoke == "site":
+        await identity.tokens.revoke_all(site=SITE)
+    else:
+        await identity.tokens.revoke_all(client_id=app.client_id)
+    response = await token_request(identity, refresh_params(app, first["refresh_token"]))
     assert_token_error(response, "invalid_grant")
+    fresh = await first_tokens(identity, app)  # a new authorization starts a new life
+    assert_token_success(await token_request(identity, refresh_params(app, fresh["refresh_token"])))
 
 
 @pytest.mark.parametrize("refresh_token", ["OMIT", "unknown-handle"])

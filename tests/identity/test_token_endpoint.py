@@ -6,7 +6,15 @@ import pytest
 
 from proxy.identity.services import IdentityServices
 from proxy.stores import ClientRecord
-from tests.identity.factories import AUDIENCE, SITE, assert_token_error, basic, token_request
+from tests.identity.factories import (
+    AUDIENCE,
+    OTHER_AUDIENCE,
+    SITE,
+    assert_token_error,
+    assert_token_success,
+    basic,
+    token_request,
+)
 
 CC = {"grant_type": "client_credentials"}
 
@@ -68,13 +76,30 @@ async def test_two_authentication_methods(
     assert_token_error(response, "invalid_request")
 
 
-async def test_client_of_another_site_is_invalid_client(
+async def test_the_resource_picks_the_site_and_the_audience(
     identity: IdentityServices, client: tuple[ClientRecord, str]
 ) -> None:
+    """One issuer for both sites: a request that reached the other site's Host gets a token for the site
+    its `resource` names."""
     record, secret = client
-    response = await token_request(identity, CC, basic(record.client_id, secret), site="other")
-    assert_token_error(response, "invalid_client", 401)
-    assert response.body == {"error": "invalid_client", "error_description": "Client authentication failed."}
+    response = await token_request(
+        identity, {**CC, "resource": AUDIENCE}, basic(record.client_id, secret), reached=OTHER_AUDIENCE
+    )
+    body = assert_token_success(response)
+    claims = await identity.tokens.verify(body["access_token"], audience=AUDIENCE, site=SITE)
+    assert claims["client_id"] == record.client_id
+
+
+@pytest.mark.parametrize("resource", [OTHER_AUDIENCE, None])
+async def test_a_confidential_client_gets_no_token_for_another_site(
+    identity: IdentityServices, client: tuple[ClientRecord, str], resource: str | None
+) -> None:
+    """Named by `resource`, or the Host's site when none is named: invalid_target, never a token."""
+    record, secret = client
+    params = CC if resource is None else {**CC, "resource": resource}
+    response = await token_request(identity, params, basic(record.client_id, secret), reached=OTHER_AUDIENCE)
+    assert_token_error(response, "invalid_target")
+    assert response.body["error_description"] == "This client may not get tokens for this resource."
 
 
 async def test_grant_type_not_registered_for_the_client(

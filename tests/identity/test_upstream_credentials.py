@@ -163,3 +163,47 @@ async def test_oauth_users_act_with_their_granted_password_first(store: Store) -
     assert await credentials.get(site, _principal("api_key")) == "configured pw"
     assert await credentials.get(site, _principal("oauth_client", "stranger")) is None
     assert await credentials.get(site, _principal("anonymous", None)) is None
+
+
+async def _remember(credentials: UpstreamCredentials, site: str, client_id: str, login: str) -> None:
+    password = f"pw {site} {client_id} {login}"
+    await credentials.remember(site=site, client_id=client_id, login=login, password=password, uuid=login)
+
+
+async def test_granted_entries_are_listed_per_site_and_forgotten(store: Store) -> None:
+    clock = FakeClock()
+    credentials = _credentials(store, clock)
+    for site, client_id, login in [
+        ("demo", "c1", "editor"),
+        ("demo", "c1", "admin"),
+        ("demo", "c2", "editor"),
+    ]:
+        await _remember(credentials, site, client_id, login)
+    await _remember(credentials, "other", "c1", "editor")
+    assert sorted(await credentials.granted("demo")) == [("c1", "admin"), ("c1", "editor"), ("c2", "editor")]
+    assert sorted(await credentials.granted("demo", "c1")) == [("c1", "admin"), ("c1", "editor")]
+    assert await credentials.granted("nowhere") == []
+    forgotten = await credentials.forget("demo", "c1", "editor")
+    assert forgotten is not None
+    assert (forgotten.login, forgotten.password, forgotten.uuid) == ("editor", "pw demo c1 editor", "editor")
+    assert await credentials.stored("demo", "c1", "editor") is None  # not from this replica's cache either
+    assert await _credentials(store, clock).stored("demo", "c1", "editor") is None
+    assert await credentials.forget("demo", "c1", "editor") is None
+    assert sorted(await credentials.granted("demo")) == [("c1", "admin"), ("c2", "editor")]
+    assert await credentials.granted("other") == [("c1", "editor")]
+    await credentials.forget("other", "c1", "editor")
+    assert await credentials.granted("other") == []
+    assert "pw demo" not in str(store.__dict__)  # the index names entries, never their secrets
+
+
+async def test_the_index_follows_the_entries_lifetime(store: Store) -> None:
+    clock = FakeClock()
+    credentials = _credentials(store, clock)
+    await _remember(credentials, "demo", "c1", "editor")
+    await _remember(credentials, "demo", "c1", "admin")
+    clock.advance(20 * DAY)
+    assert await credentials.stored("demo", "c1", "editor") is not None  # in use: extended
+    clock.advance(20 * DAY)
+    assert await credentials.granted("demo") == [("c1", "editor")]  # the unused one expired
+    await credentials.forget("demo", "c1", "editor")
+    assert await credentials.granted("demo") == []

@@ -4,6 +4,9 @@ Read and checked in full before the user is sent anywhere. The order matters (§
 client and its redirect URI are known to be good, a refusal is shown to the user and never redirected,
 or the endpoint would be an open redirector. From then on, refusals go back to that redirect URI with
 `error`, `state` and `iss` (RFC 9207), which the client can act on.
+
+`resource` picks the site the user approves the client for (proxy.identity.oauth.resources): the
+approval happens at that site's WordPress, and the code is for that site's audience.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from proxy.identity.clients import ClientService
 from proxy.identity.oauth.errors import InvalidScopeError
 from proxy.identity.oauth.grants.base import narrow_scope
+from proxy.identity.oauth.resources import ResourceTargets, serves_site
 from proxy.stores.records import ClientRecord
 
 __all__ = ["AuthorizationError", "AuthorizationRequest", "read_authorization_request", "redirect_with"]
@@ -84,9 +88,10 @@ def redirect_with(uri: str, params: Mapping[str, str | None]) -> str:
 
 
 async def read_authorization_request(
-    pairs: Iterable[tuple[str, str]], *, clients: ClientService, site: str, resource: str
+    pairs: Iterable[tuple[str, str]], *, clients: ClientService, targets: ResourceTargets
 ) -> tuple[AuthorizationRequest, ClientRecord]:
-    """The request and its client; AuthorizationError otherwise. `resource` is this site's MCP URL."""
+    """The request and its client; AuthorizationError otherwise. The request's `resource` is the
+    audience of one of `targets` (their default when the client named none)."""
     params: dict[str, str] = {}
     repeated: set[str] = set()
     for name, value in pairs:
@@ -98,7 +103,7 @@ async def read_authorization_request(
         raise AuthorizationError("invalid_request", "The client_id and redirect_uri must be sent once.")
     client_id = params.get("client_id")
     client = await clients.get(client_id) if client_id and len(client_id) <= MAX_PARAMETER else None
-    if client is None or client.site != site:
+    if client is None:
         raise AuthorizationError("invalid_client", "This client is not registered here.")
     redirect_uri = params.get("redirect_uri")
     if redirect_uri is None or redirect_uri not in client.redirect_uris:
@@ -123,8 +128,12 @@ async def read_authorization_request(
     challenge = params.get("code_challenge", "")
     if params.get("code_challenge_method") != "S256" or not _S256_CHALLENGE.fullmatch(challenge):
         raise refused("invalid_request", "PKCE is required: send an S256 code_challenge.")
-    if params.get("resource", resource) != resource:
+    target = targets.resolve(params.get("resource"))
+    if target is None:
         raise refused("invalid_target", "The resource parameter does not name this server.")
+    site, resource = target
+    if not serves_site(client, site):
+        raise refused("invalid_target", "This client may not be used for this resource.")
     try:
         scopes = narrow_scope(params.get("scope"), client.scopes)
     except InvalidScopeError as error:

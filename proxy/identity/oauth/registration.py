@@ -93,7 +93,8 @@ def _name(metadata: dict[str, Any]) -> str:
 async def register_client(
     metadata: Any, *, clients: ClientService, site: str, known_scopes: Iterable[str]
 ) -> dict[str, Any]:
-    """Register a public client of `site`; the RFC 7591 §3.2.1 response body, RegistrationError otherwise."""
+    """Register a public client, listed under `site` but usable on every site of the issuer (it has no
+    secret to bind it); the RFC 7591 §3.2.1 response body, RegistrationError otherwise."""
     if not isinstance(metadata, dict):
         raise _metadata_error("The registration must be a JSON object.")
     uris = _redirect_uris(metadata)

@@ -139,6 +139,7 @@ class AuthorizationCodeGrant(Grant):
         refresh = None
         if self._refresh is not None and self._refresh.grant_type in client.grant_types:
             refresh = await self._refresh.issue(
+                site=site,
                 client_id=client.client_id,
                 wp_user=data["wp_user"],
                 scopes=data["scopes"],

@@ -16,8 +16,9 @@ __all__ = ["Grant", "narrow_scope", "token_response"]
 
 
 class Grant(ABC):
-    """One grant type. The endpoint has authenticated the client (of the right site, allowed this grant
-    type) and checked `resource`; the grant validates the rest and answers with a token response."""
+    """One grant type. The endpoint has authenticated the client (allowed this grant type) and picked the
+    site and audience from `resource`, a site the client may use; the grant validates the rest and
+    answers with a token response."""
 
     grant_type: ClassVar[str]
 

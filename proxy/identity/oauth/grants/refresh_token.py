@@ -4,6 +4,9 @@ Refresh tokens are opaque 256-bit handles stored only as hashes, single-use thro
 handle leaves a "spent" marker until it would have expired; presenting it again means two parties hold
 it, so the whole family (every refresh token and access token descended from one authorization code) is
 revoked. Lifetimes slide: each rotation gives the new refresh token a full `refresh_ttl_hours`.
+
+A refresh token keeps the revoke-all epochs of its site and client from when it was issued, so
+`tokens revoke-all` and removing the client kill it along with the access tokens.
 """
 
 from __future__ import annotations
@@ -56,7 +59,14 @@ class RefreshTokenGrant(Grant):
         self._clock = clock
 
     async def issue(
-        self, *, client_id: str, wp_user: str, scopes: Iterable[str], audience: str, family: str
+        self,
+        *,
+        site: str,
+        client_id: str,
+        wp_user: str,
+        scopes: Iterable[str],
+        audience: str,
+        family: str,
     ) -> str:
         """Store a new refresh token of `family` and return its handle (shown to the client only)."""
         handle = secrets.token_urlsafe(32)
@@ -67,6 +77,7 @@ class RefreshTokenGrant(Grant):
             "scopes": list(scopes),
             "audience": audience,
             "family": family,
+            "epochs": await self._tokens.grant_epochs(site=site, client_id=client_id),
             "expires_at": expires_at,
         }
         await self._store.put_grant(_LIVE, handle_hash(handle), data, expires_at)
@@ -87,7 +98,11 @@ class RefreshTokenGrant(Grant):
             # Another client holds this client's refresh token: treat the family as stolen.
             await self._tokens.revoke_family(family)
             raise InvalidGrantError(_INVALID)
-        if self._clock() >= data["expires_at"] or await self._tokens.family_revoked(family):
+        if (
+            self._clock() >= data["expires_at"]
+            or await self._tokens.family_revoked(family)
+            or await self._tokens.revoked_since(data.get("epochs", {}))
+        ):
             raise InvalidGrantError(_INVALID)
         if data["audience"] != audience:
             raise InvalidGrantError("The refresh token was issued for another resource.")
@@ -99,6 +114,7 @@ class RefreshTokenGrant(Grant):
             raise
         await self._store.put_grant(_SPENT, handle, {"family": family}, data["expires_at"])
         refresh = await self.issue(
+            site=site,
             client_id=client.client_id,
             wp_user=data["wp_user"],
             scopes=data["scopes"],
