@@ -102,6 +102,9 @@ class Load:
     method: str = "POST"
 
     def script(self) -> str:
+        """The wrk Lua script; JSON string literals are valid Lua ones for printable ASCII."""
+        if not self.body.isascii():
+            raise ValueError("wrk bodies here are ASCII (a JSON \\u escape is not Lua)")
         lines = [f"wrk.method = {json.dumps(self.method)}"]
         if self.body:
             lines.append(f"wrk.body = {json.dumps(self.body.decode())}")
@@ -143,7 +146,7 @@ def wrk(
     port: int,
     load: Load,
     *,
-    seconds: float,
+    seconds: int,
     connections: int,
     pid: int | None = None,
     expect_status: str = "2xx",

@@ -4,12 +4,13 @@ It answers the few things the sidecar asks WordPress for, shaped like mcp-adapte
 (../shared/upstream.md), with answers built once at start so it stays far cheaper than any proxy
 in front of it:
 
+- `GET /wp-json/`: the REST index, whose `namespaces` show the MCP plugin installed (entitlement);
 - `GET /wp-json/wp/v2/users/me?context=edit`: an administrator's roles and capabilities;
 - `POST` of a JSON-RPC message, on the MCP route or any other path: `initialize` (with an
   `Mcp-Session-Id` header), `tools/list` (the three meta-tools of the demo site), `tools/call`
   (a successful execute-ability result), anything else an empty result; the request `id` echoed;
-- `GET /__bench/requests`: how many requests it has served, so a benchmark can prove that refused
-  requests never reached WordPress.
+- `GET /__bench/requests`: how many requests it has answered apart from the two lookups above (which
+  the sidecar makes on its own), so a benchmark can prove that refused requests never reached it.
 
 The slow, faithful demo (proxy.demo) is for tests; this one is for load.
 """
@@ -29,6 +30,7 @@ __all__ = ["COUNT_PATH", "build_app"]
 
 COUNT_PATH = "/__bench/requests"
 USERS_ME = "/wp-json/wp/v2/users/me"
+REST_INDEX = "/wp-json/"
 
 _CAPABILITIES = ("read", "edit_posts", "publish_posts", "list_users", "manage_options", "level_0")
 _USERS_ME_BODY = json.dumps(
@@ -39,6 +41,7 @@ _USERS_ME_BODY = json.dumps(
         "capabilities": {"administrator": True, **dict.fromkeys(_CAPABILITIES, True)},
     }
 ).encode()
+_INDEX_BODY = json.dumps({"namespaces": ["oembed/1.0", "mcp", "wp/v2", "wp-abilities/v1"]}).encode()
 _INITIALIZE = {
     "protocolVersion": "2025-11-25",
     "capabilities": {
@@ -56,6 +59,7 @@ _CALL = {
     "isError": False,
 }
 _RESULTS: dict[str, Any] = {"initialize": _INITIALIZE, "tools/list": _TOOLS, "tools/call": _CALL}
+_DOCUMENTS = {USERS_ME: _USERS_ME_BODY, REST_INDEX: _INDEX_BODY}
 _JSON = "application/json; charset=UTF-8"  # what WordPress sends
 _COUNT = web.AppKey("count", list[int])
 
@@ -67,10 +71,10 @@ def _answer(message: Any) -> bytes:
 
 
 async def rpc(request: web.Request) -> web.Response:
-    request.app[_COUNT][0] += 1
     body = await request.read()
-    if request.method == "GET" and request.path == USERS_ME:
-        return web.Response(body=_USERS_ME_BODY, content_type="application/json")
+    if request.method == "GET" and request.path in _DOCUMENTS:
+        return web.Response(body=_DOCUMENTS[request.path], content_type="application/json")
+    request.app[_COUNT][0] += 1
     try:
         message = json.loads(body) if body else None
     except ValueError:

@@ -79,4 +79,3 @@ class RequestContext:
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
-

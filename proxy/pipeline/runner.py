@@ -9,6 +9,7 @@ stored on the aiohttp request): a request's objects are freed at once, not left 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 import secrets
@@ -50,7 +51,8 @@ class Pipeline:
     """The ordered stages; the last one (forward) always answers.
 
     `recorders` write the call log: they run for requests that made tool calls or commands
-    (`ctx.calls`), shielded so a client that goes away cannot cut a record short.
+    (`ctx.calls`), once the answer is sent, shielded so a client that goes away cannot cut a record
+    short.
     """
 
     def __init__(
@@ -77,6 +79,8 @@ class Pipeline:
         try:
             response = await self._run(ctx)
             ctx.status = response.status
+            if ctx.calls and self._recorders:
+                await self._send(request, response)
             return response
         except asyncio.CancelledError:
             ctx.status, ctx.code = 499, "client_closed_request"
@@ -87,6 +91,18 @@ class Pipeline:
                 await asyncio.shield(self._record(ctx))
             else:
                 self._account(ctx)
+
+    @staticmethod
+    async def _send(request: web.Request, response: web.StreamResponse) -> None:
+        """Send the answer now, so the call log is written after the client has it, not before.
+
+        aiohttp finishes a response handed back from a handler only after the handler returns; both
+        steps are no-ops on a response already sent. A client gone meanwhile is aiohttp's to handle
+        when it finishes the response, as for any other answer.
+        """
+        with contextlib.suppress(ConnectionError):
+            await response.prepare(request)
+            await response.write_eof()
 
     async def _run(self, ctx: RequestContext) -> web.StreamResponse:
         try:
