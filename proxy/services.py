@@ -21,7 +21,7 @@ from proxy.identity.services import IdentityServices
 from proxy.identity.upstream_credentials import UpstreamCredentials, credential_keys
 from proxy.mcp.session import SessionSealer
 from proxy.observe import Metrics, get_logger
-from proxy.policy.entitlement import EntitlementChecker
+from proxy.policy.entitlement import EntitlementChecker, EntitlementSettings
 from proxy.ratelimit import RateLimiter
 from proxy.runtime import Runtime, RuntimeHolder, SiteRuntime
 from proxy.stores import create_store
@@ -58,7 +58,7 @@ class Services:
     credentials: UpstreamCredentials  # the application password each principal acts with upstream
     http: aiohttp.ClientSession | None = None  # for WordPress lookups (capabilities, entitlement)
     capabilities: CapabilityResolver | None = None
-    _entitlement: dict[tuple[str, str], EntitlementChecker] = field(default_factory=dict)
+    _entitlement: dict[str, tuple[EntitlementSettings, EntitlementChecker]] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -93,11 +93,12 @@ class Services:
     def entitlement(self, site: SiteRuntime) -> EntitlementChecker:
         """The site's checker, kept across reloads while its settings stay the same (keeps its cache)."""
         assert self.http is not None, "Services.start() not called"
-        key = (site.name, site.settings.entitlement.model_dump_json())
-        checker = self._entitlement.get(key)
-        if checker is None:
-            checker = EntitlementChecker(site.settings.entitlement, session=self.http)
-            self._entitlement[key] = checker
+        settings = site.settings.entitlement
+        known = self._entitlement.get(site.name)
+        if known is not None and (known[0] is settings or known[0] == settings):
+            return known[1]
+        checker = EntitlementChecker(settings, session=self.http)
+        self._entitlement[site.name] = (settings, checker)
         return checker
 
     def readiness_checks(self) -> dict[str, Coroutine[Any, Any, str | None]]:

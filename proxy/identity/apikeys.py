@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from cachetools import TTLCache
+
 from proxy.identity.credentials import CredentialError
 from proxy.identity.hashing import check_pepper, keyed_hash
 from proxy.identity.lifetimes import check_ttl_hours, expires_at
@@ -56,12 +58,22 @@ class KeyService:
         pepper: bytes,
         default_ttl_hours: int,
         clock: Callable[[], float] = time.time,
+        cache_seconds: float = 0.0,
+        cache_size: int = 10_000,
     ) -> None:
         self._store = store
         self._pepper = check_pepper(pepper)
         self._default_ttl = check_ttl_hours(default_ttl_hours, what="default_ttl_hours")
         self._clock = clock
         self._last_used: dict[str, float] = {}
+        # Lookups by hash (None: unknown) are remembered for `cache_seconds`, so an authenticated request
+        # costs no store round trip; a revocation made elsewhere (another replica, the CLI) is therefore
+        # seen within that time. Revocations made through this service clear the cache at once.
+        self._lookups: TTLCache[str, ApiKeyRecord | None] | None = (
+            TTLCache(maxsize=cache_size, ttl=cache_seconds, timer=time.monotonic)
+            if cache_seconds > 0
+            else None
+        )
 
     async def issue(
         self,
@@ -100,7 +112,7 @@ class KeyService:
         """
         if not _API_KEY.fullmatch(raw):
             raise CredentialError("malformed")
-        record = await self._store.key_by_hash(keyed_hash(self._pepper, raw))
+        record = await self._lookup(keyed_hash(self._pepper, raw))
         if record is None:
             raise CredentialError("unknown")
         if record.revoked_at is not None:
@@ -111,15 +123,33 @@ class KeyService:
         self._last_used[record.id] = now
         return record
 
+    async def _lookup(self, key_hash: str) -> ApiKeyRecord | None:
+        if self._lookups is None:
+            return await self._store.key_by_hash(key_hash)
+        try:
+            return self._lookups[key_hash]
+        except KeyError:
+            record = await self._store.key_by_hash(key_hash)
+            self._lookups[key_hash] = record
+            return record
+
     async def list(self, site: str) -> list[ApiKeyRecord]:
         """Every key of the site, with last-used times not yet flushed folded in."""
         return [self._fresh(record) for record in await self._store.list_keys(site)]
 
     async def revoke(self, key_id: str) -> bool:
-        return await self._store.revoke_key(key_id, self._clock())
+        revoked = await self._store.revoke_key(key_id, self._clock())
+        self._forget()
+        return revoked
 
     async def revoke_all(self, site: str) -> int:
-        return await self._store.revoke_site_keys(site, self._clock())
+        count = await self._store.revoke_site_keys(site, self._clock())
+        self._forget()
+        return count
+
+    def _forget(self) -> None:
+        if self._lookups is not None:
+            self._lookups.clear()
 
     async def flush_last_used(self) -> int:
         """Write pending last-used times in one store call; returns how many keys it wrote.

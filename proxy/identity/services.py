@@ -55,7 +55,11 @@ class IdentityServices:
             revocation_cache_seconds=settings.revocation_cache_seconds,
         )
         keys = KeyService(
-            store, pepper=pepper, default_ttl_hours=settings.api_key_default_ttl_hours, clock=clock
+            store,
+            pepper=pepper,
+            default_ttl_hours=settings.api_key_default_ttl_hours,
+            clock=clock,
+            cache_seconds=settings.revocation_cache_seconds,
         )
         clients = ClientService(store, pepper=pepper, clock=clock)
         access_ttl = settings.access_token_ttl_hours

@@ -26,7 +26,9 @@ class IdentitySettings(BaseModel):
     dynamic_client_registration: bool = True
     # How late API-key last-used times reach the store (and how many are lost on a crash).
     last_used_flush_seconds: float = Field(default=60, gt=0)
-    # How long another replica's token revocation or revoke-all may go unnoticed here.
+    # How long a revocation made elsewhere (another replica, the CLI) may go unnoticed here, for API keys
+    # and tokens alike: lookups are cached that long so an authenticated request costs no store trip.
+    # 0 checks the store on every request.
     revocation_cache_seconds: float = Field(default=5, ge=0, le=300)
     # How long a replica keeps signing with a key another replica rotated away from or retired.
     signing_key_refresh_seconds: float = Field(default=300, gt=0)

@@ -114,12 +114,16 @@ def make_limit(services: Services) -> Stage:
         principal = ctx.principal
         if principal is None or ctx.site is None:
             return None  # only agent routes (mcp, commands) have a principal, and only they are limited
+        overrides = services.switches.rate_overrides(ctx.site.name)
+        settings = ctx.site.settings.rate_limits or ctx.runtime.config.rate_limits
+        if not settings.enabled and overrides is None:
+            return None  # limits off for this site: no headers, no work
         decision = await services.limiter.check(
             site=ctx.site.name,
             tier=principal.tier,
             principal_key=limit_key(principal),
             usage=usage_of(ctx, homes),
-            overrides=services.switches.rate_overrides(ctx.site.name),
+            overrides=overrides,
         )
         services.metrics.ratelimit.labels(ctx.site.name, principal.tier, decision.outcome).inc()
         ctx.response_headers.update(rate_limit_headers(decision))
