@@ -24,9 +24,13 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def _probe_upstream(session: aiohttp.ClientSession, url: str) -> str | None:
+async def _probe_upstream(session: aiohttp.ClientSession, url: str, host: str | None) -> str | None:
+    """`host`: the Host to ask with (the site's, like every call the sidecar makes), None for the URL's."""
+    headers = {"Host": host} if host is not None else {}
     try:
-        async with session.get(url, timeout=_PROBE_TIMEOUT, allow_redirects=False) as response:
+        async with session.get(
+            url, timeout=_PROBE_TIMEOUT, allow_redirects=False, headers=headers
+        ) as response:
             return None if response.status < 500 else f"status {response.status}"
     except (aiohttp.ClientError, TimeoutError) as exc:
         return type(exc).__name__
@@ -51,7 +55,9 @@ async def _readiness_problems(services: Services) -> dict[str, str]:
             connect=site.settings.upstream.timeouts.connect,
             max_connections=site.settings.upstream.max_connections,
         )
-        checks[f"upstream:{site.name}"] = asyncio.ensure_future(_probe_upstream(session, site.rest_index_url))
+        checks[f"upstream:{site.name}"] = asyncio.ensure_future(
+            _probe_upstream(session, site.rest_index_url, site.upstream_host)
+        )
     for extra_name, extra_check in services.readiness_checks().items():
         checks[extra_name] = asyncio.ensure_future(extra_check)
     results = await asyncio.gather(*checks.values())

@@ -42,14 +42,12 @@ class Switches:
         self._poll = poll_seconds
         self._values: Mapping[str, Any] = {}
         self._task: asyncio.Task[None] | None = None
-        self._closing = False
 
     async def start(self) -> None:
         await self.refresh()
         self._task = asyncio.create_task(self._loop(), name="switches-poll")
 
     async def close(self) -> None:
-        self._closing = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -63,9 +61,7 @@ class Switches:
             log.warning("switches_refresh_failed", error=type(error).__name__)
 
     async def _loop(self) -> None:
-        # The flag as well as cancel(): redis-py can swallow a cancellation that lands during a command,
-        # and the loop must still end (else close() and the process shutdown wait forever).
-        while not self._closing:
+        while True:  # ends when close() cancels it (the store's guard keeps that cancellation)
             await asyncio.sleep(self._poll)
             await self.refresh()
 

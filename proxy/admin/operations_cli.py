@@ -117,7 +117,7 @@ def reload_running(runtime: Runtime, args: argparse.Namespace) -> int:
         for problem in answer.get("problems") or ["the sidecar refused to reload"]:
             print(problem, file=sys.stderr)
         return 1
-    emit({"status": "reloaded", "restart_required": answer.get("restart_required") or None}, fmt=args.format)
+    emit({"status": "reloaded", "restart_required": answer.get("restart_required", [])}, fmt=args.format)
     return 0
 
 

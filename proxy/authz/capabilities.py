@@ -1,9 +1,13 @@
 """What a WordPress user may do, asked of WordPress itself and cached briefly.
 
-`GET /wp-json/wp/v2/users/me?context=edit` with the user's application password answers its roles and
-capabilities. Answers are cached per (site, login) for `ttl_seconds`, tied to a keyed hash of the
-password (a changed password is a miss; the password itself is never kept in a key). Concurrent
-misses share one upstream call.
+`GET <rest root>/wp/v2/users/me?context=edit` with the user's application password answers its roles and
+capabilities. The REST root is the site's own upstream (`<upstream><path_prefix><rest_prefix>`), asked
+with the site's Host header when the forwarder preserves it: a multisite or a name-based virtual host
+answers per Host, and any other Host would reach another site (or none) and name another user.
+
+Answers are cached per (site, login) for `ttl_seconds`, tied to a keyed hash of the password (a changed
+password is a miss; the password itself is never kept in a key). Concurrent misses share one upstream
+call.
 
 Fails closed: when WordPress cannot answer (down, timeout, 5xx, a redirect, garbage) the call is
 refused with 503 `capabilities_unavailable`; nothing stale is served. When WordPress rejects the
@@ -30,9 +34,9 @@ from cachetools import TTLCache
 
 from proxy.errors import SidecarError
 
-__all__ = ["USERS_ME_PATH", "CapabilityResolver"]
+__all__ = ["USERS_ME_ROUTE", "CapabilityResolver"]
 
-USERS_ME_PATH = "/wp-json/wp/v2/users/me?context=edit"
+USERS_ME_ROUTE = "/wp/v2/users/me?context=edit"  # below the REST root
 _MAX_BODY = 1024 * 1024  # a users/me answer is a few KB; more is not WordPress
 
 _Key = tuple[str, str]  # (site, login)
@@ -64,9 +68,12 @@ class CapabilityResolver:
         self._flights: dict[tuple[str, str, bytes], asyncio.Task[frozenset[str]]] = {}
 
     async def resolve(
-        self, site_key: str, upstream_base: str, login: str, app_password: str
+        self, site_key: str, rest_root: str, login: str, app_password: str, *, host: str | None = None
     ) -> frozenset[str]:
-        """The user's capabilities and roles; SidecarError (503 or 403, see the module doc) otherwise."""
+        """The user's capabilities and roles; SidecarError (503 or 403, see the module doc) otherwise.
+
+        `rest_root` is the site's REST root upstream (`SiteRuntime.rest_index_url`); `host` the Host header
+        to send (`SiteRuntime.upstream_host`), None for the URL's own."""
         key = (site_key, login)
         digest = hmac.new(self._secret, app_password.encode(), hashlib.sha256).digest()
         answer = self._answers.get(key)
@@ -78,7 +85,7 @@ class CapabilityResolver:
         flight = (site_key, login, digest)
         task = self._flights.get(flight)
         if task is None:
-            task = asyncio.create_task(self._fetch(key, digest, upstream_base, login, app_password))
+            task = asyncio.create_task(self._fetch(key, digest, rest_root, host, login, app_password))
             self._flights[flight] = task
             task.add_done_callback(lambda done: self._landed(flight, done))
         try:
@@ -102,10 +109,10 @@ class CapabilityResolver:
             task.exception()  # retrieved here: no "never retrieved" warning when every waiter left
 
     async def _fetch(
-        self, key: _Key, digest: bytes, upstream_base: str, login: str, app_password: str
+        self, key: _Key, digest: bytes, rest_root: str, host: str | None, login: str, app_password: str
     ) -> frozenset[str]:
         try:
-            capabilities = await self._ask(upstream_base, login, app_password)
+            capabilities = await self._ask(rest_root, host, login, app_password)
         except SidecarError as error:
             if self._current(key, digest):
                 self._answers.pop(key, None)
@@ -120,8 +127,8 @@ class CapabilityResolver:
         """False when invalidate() ran while this call was in flight: its answer may predate the change."""
         return self._flights.get((*key, digest)) is asyncio.current_task()
 
-    async def _ask(self, upstream_base: str, login: str, app_password: str) -> frozenset[str]:
-        url = upstream_base.rstrip("/") + USERS_ME_PATH
+    async def _ask(self, rest_root: str, host: str | None, login: str, app_password: str) -> frozenset[str]:
+        url = rest_root.rstrip("/") + USERS_ME_ROUTE
         try:
             async with self._session.get(
                 url,
@@ -130,6 +137,7 @@ class CapabilityResolver:
                 headers={
                     "Accept": "application/json",
                     "Authorization": aiohttp.encode_basic_auth(login, app_password),
+                    **({"Host": host} if host is not None else {}),
                 },
             ) as response:
                 if response.status == 401:

@@ -6,16 +6,17 @@ from `/.well-known/oauth-authorization-server[/<issuer path>]`. It refuses metad
 `code_challenge_methods_supported: ["S256"]`. The documents are built as plain dicts (URLs kept
 exactly as configured: issuers are compared as strings) and checked against the `mcp` SDK's own
 models, so a bad URL stops the start instead of breaking clients later.
+
+The SDK is imported only where a document is checked: importing any `mcp` module loads the whole SDK
+(about a second of CPU), which every CLI command would otherwise pay just to compile the config.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from mcp.shared.auth import OAuthMetadata, ProtectedResourceMetadata
-from mcp.shared.auth_utils import resource_url_from_server_url
 from pydantic import AnyHttpUrl, TypeAdapter
 
 __all__ = [
@@ -44,8 +45,10 @@ _HTTP_URL: Final = TypeAdapter(AnyHttpUrl)
 
 def resource_url(base_url: str, mcp_path: str) -> str:
     """The canonical MCP URL (RFC 8707: lower-case scheme and host, no fragment): the PRM `resource`,
-    the audience tokens must carry, and the manifest's endpoint. `base_url` may carry a path prefix."""
-    return resource_url_from_server_url(base_url.rstrip("/") + mcp_path)
+    the audience tokens must carry, and the manifest's endpoint. `base_url` may carry a path prefix.
+    The SDK's `resource_url_from_server_url` does the same (tests hold them equal) but costs its import."""
+    parts = urlsplit(base_url.rstrip("/") + mcp_path)
+    return urlunsplit(parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower(), fragment=""))
 
 
 def prm_paths(resource_path: str) -> list[str]:
@@ -98,6 +101,8 @@ def protected_resource_metadata(
 ) -> dict[str, Any]:
     """The RFC 9728 document. Bearer tokens travel in the Authorization header only (MCP forbids the
     query string). Raises ValueError (pydantic's) for a URL the SDK would not accept."""
+    from mcp.shared.auth import ProtectedResourceMetadata
+
     document: dict[str, Any] = {
         "resource": resource,
         "authorization_servers": list(authorization_servers),
@@ -131,6 +136,8 @@ def authorization_server_metadata(
     `client_id_metadata_document_supported` and `authorization_response_iss_parameter_supported`
     only when the endpoints really do it: clients change their behaviour on them.
     """
+    from mcp.shared.auth import OAuthMetadata
+
     parts = urlsplit(issuer)
     if parts.query or parts.fragment:
         raise ValueError(f"the issuer {issuer!r} must not have a query or fragment (RFC 8414 section 2)")

@@ -184,7 +184,9 @@ class _Authorizer:
     ) -> AccessView:
         resolver = self._services.capabilities
         assert resolver is not None
-        capabilities = await resolver.resolve(site.name, site.wordpress_url, login, password)
+        capabilities = await resolver.resolve(
+            site.name, site.rest_index_url, login, password, host=site.upstream_host
+        )
         narrow = ctx.request.query.getall("toolset", [])
         return ctx.runtime.authorizer.view(
             principal, capabilities, narrow=narrow, site_toolsets=ctx.site_toolsets

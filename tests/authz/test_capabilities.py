@@ -1,10 +1,12 @@
-"""The capability resolver against a real aiohttp server that answers like WordPress users/me."""
+"""The capability resolver against a real aiohttp server that answers like WordPress users/me: below the
+site's own REST root, and per Host like a multisite or a name-based virtual host."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +31,14 @@ class FakeWordPress:
     hits: int = 0
     mode: str = "ok"
     hold: asyncio.Event | None = None  # when set, answers wait for it (bursts overlap for sure)
+    vhost: str | None = None  # when set, only this Host reaches the site (others: the server's 404)
+    hosts_seen: list[str] = field(default_factory=list)
 
     async def users_me(self, request: web.Request) -> web.StreamResponse:
         self.hits += 1
+        self.hosts_seen.append(request.headers.get("Host", ""))
+        if self.vhost is not None and request.headers.get("Host") != self.vhost:
+            return web.Response(status=404, text="<html>no such site</html>", content_type="text/html")
         if self.hold is not None:
             await self.hold.wait()
         if request.query.get("context") != "edit":
@@ -72,15 +79,24 @@ class Clock:
         return self.now
 
 
+@asynccontextmanager
+async def serving(fake: FakeWordPress, rest_root: str) -> AsyncIterator[tuple[str, TestServer]]:
+    """`fake` answering users/me below `rest_root` (a path); yields the REST root's URL and the server."""
+    app = web.Application()
+    app.router.add_get(rest_root + "/wp/v2/users/me", fake.users_me)
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        yield str(server.make_url(rest_root)), server
+    finally:
+        await server.close()
+
+
 @pytest.fixture
 async def wordpress() -> AsyncIterator[tuple[FakeWordPress, str, TestServer]]:
     fake = FakeWordPress()
-    app = web.Application()
-    app.router.add_get("/wp-json/wp/v2/users/me", fake.users_me)
-    server = TestServer(app, host="127.0.0.1", port=0)
-    await server.start_server()
-    yield fake, str(server.make_url("")), server
-    await server.close()
+    async with serving(fake, "/wp-json") as (rest_root, server):
+        yield fake, rest_root, server
 
 
 @pytest.fixture
@@ -108,6 +124,28 @@ async def test_capabilities_and_roles(
     _, base, _ = wordpress
     capabilities = await make_resolver().resolve("demo", base + "/", "ed", "pw-ed")
     assert capabilities == {"read", "level_0", "edit_posts", "editor"}  # delete_site: false is left out
+
+
+@pytest.mark.parametrize("rest_root", ["/blog/wp-json", "/api", "/blog/team/api"])
+async def test_asks_below_the_sites_own_rest_root(make_resolver: Any, rest_root: str) -> None:
+    """A sub-directory site and a custom rest_prefix: users/me lives below `<path_prefix><rest_prefix>`,
+    and nothing answers at the host's /wp-json."""
+    fake = FakeWordPress()
+    async with serving(fake, rest_root) as (url, _):
+        assert "edit_posts" in await make_resolver().resolve("demo", url + "/", "ed", "pw-ed")
+    assert fake.hits == 1
+
+
+async def test_sends_the_sites_host_to_a_virtual_host(make_resolver: Any) -> None:
+    fake = FakeWordPress(vhost="blog.example")
+    async with serving(fake, "/wp-json") as (url, _):
+        resolver = make_resolver()
+        with pytest.raises(SidecarError) as caught:  # without the site's Host: another site's 404
+            await resolver.resolve("plain", url, "ed", "pw-ed")
+        capabilities = await resolver.resolve("demo", url, "ed", "pw-ed", host="blog.example")
+    assert caught.value.code == "capabilities_unavailable"
+    assert "edit_posts" in capabilities
+    assert fake.hosts_seen[-1] == "blog.example"
 
 
 async def test_cached_until_ttl_then_change_seen(

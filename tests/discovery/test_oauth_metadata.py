@@ -78,6 +78,15 @@ def test_resource_url_is_rfc_8707_canonical() -> None:
 
 
 @pytest.mark.parametrize(
+    ("base", "mcp_path"),
+    [*SITES, ("HTTPS://Example.COM/Blog/", "/wp-json/mcp/X"), ("http://[::1]:8080", "/mcp#section")],
+)
+def test_resource_url_is_what_the_sdk_computes(base: str, mcp_path: str) -> None:
+    """Written here so that compiling a config never imports the SDK; held equal to the SDK's own."""
+    assert resource_url(base, mcp_path) == resource_url_from_server_url(base.rstrip("/") + mcp_path)
+
+
+@pytest.mark.parametrize(
     ("issuer_path", "openid", "paths"),
     [
         ("", False, ["/.well-known/oauth-authorization-server"]),

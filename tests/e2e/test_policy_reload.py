@@ -158,9 +158,10 @@ async def test_settings_only_a_restart_applies_are_named(files: Files) -> None:
         files.write(
             lambda data: data.update(settings_poll_seconds=9, listen={"host": "127.0.0.1", "port": 1})
         )
-        result = sc.sidecar.reload()
-        assert result.ok
-        assert result.restart_required == ("listen", "settings_poll_seconds")
+        assert await ops_reload(sc) == (
+            200,
+            {"status": "reloaded", "restart_required": ["listen", "settings_poll_seconds"]},
+        )
 
 
 async def test_without_a_config_file_there_is_nothing_to_reload(files: Files) -> None:
@@ -286,6 +287,6 @@ async def test_sighup_and_the_cli_reload_a_running_process(demo: RunningDemo, tm
             write_config(config, data)
             cli = await run_cli(config, "reload", "--format", "json")
             assert cli.code == 0, cli.stderr
-            assert cli.json() == {"status": "reloaded", "restart_required": None}
+            assert cli.json() == {"status": "reloaded", "restart_required": []}
             assert (await counted("ok"), await counted("error")) == (2, 1)
             assert (await fetch(http, manifest))[0] == 200

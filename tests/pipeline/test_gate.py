@@ -3,8 +3,6 @@ entitlement probe asks the site's own WordPress (its sub-directory, its Host).""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +12,6 @@ from structlog.testing import capture_logs
 
 from proxy.config import Config
 from proxy.stores import create_store
-from proxy.stores.memory import MemoryStore
 from proxy.stores.settings import StoreSettings
 from proxy.switches import GLOBAL_SWITCH, Switches, site_switch_key
 from tests.e2e.policy_support import EchoUpstream, echo_upstream, site_data, sites_config
@@ -94,29 +91,3 @@ async def test_a_store_outage_keeps_the_last_switches(owned_redis: OwnedRedis, r
         assert [entry["event"] for entry in logs] == ["switches_refresh_failed"]
     finally:
         await store.close()
-
-
-class SwallowingStore(MemoryStore):
-    """A store whose driver swallows a cancellation landing mid-call, as redis-py sometimes does."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-        self.inside = asyncio.Event()
-
-    async def get_settings(self) -> dict[str, Any]:
-        self.calls += 1
-        if self.calls > 1:  # the first read (at start) answers; the poll then hangs in the driver
-            self.inside.set()
-            with contextlib.suppress(asyncio.CancelledError):  # the driver's bug: cancel() is lost
-                await asyncio.sleep(10)
-        return {}
-
-
-async def test_closing_ends_the_poll_even_when_a_cancellation_is_swallowed() -> None:
-    store = SwallowingStore()
-    await store.open()
-    switches = Switches(store, poll_seconds=0.01)
-    await switches.start()
-    await asyncio.wait_for(store.inside.wait(), 5)
-    await asyncio.wait_for(switches.close(), 2)  # before the fix: waited forever
