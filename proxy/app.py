@@ -115,6 +115,7 @@ def build_sidecar(
         await services.start()
 
     async def close_services(_: web.Application) -> None:
+        await pipeline.drain()  # every call-log record is written before the store closes
         await services.close()
 
     public.on_startup.append(start_services)

@@ -170,7 +170,7 @@ class Metrics:
         self.in_flight = Gauge(PREFIX + "in_flight_requests", "Requests being served now.", registry=r)
         self.upstream_errors = _Counter(
             PREFIX + "upstream_errors_total",
-            "Upstream failures by kind (connect, timeout, reset).",
+            "Upstream failures by kind (connect, timeout, reset, filter).",
             ["kind"],
             registry=r,
         )

@@ -214,11 +214,14 @@ class Forwarder:
                 ctx.bytes_out += len(chunk)
         except (TimeoutError, aiohttp.ClientError) as exc:
             # Headers are gone already: the only honest signal left is to cut the connection.
-            kind = self._broken(ctx, exc)
-            ctx.code = f"upstream_stream_{kind}"
-            if ctx.request.transport is not None:
-                ctx.request.transport.close()
-            return response
+            ctx.code = f"upstream_stream_{self._broken(ctx, exc)}"
+            return self._cut(ctx, response)
+        except SidecarError as error:
+            # The response filter refused the rest (an SSE event over the limit): same cut, its own code.
+            self._metrics.upstream_errors.labels("filter").inc()
+            log.warning("upstream_stream_refused", request_id=ctx.request_id, code=error.code)
+            ctx.code = error.code
+            return self._cut(ctx, response)
         await response.write_eof()
         return response
 
@@ -251,6 +254,13 @@ class Forwarder:
         return web.Response(
             status=upstream_response.status, reason=upstream_response.reason, headers=headers, body=body
         )
+
+    @staticmethod
+    def _cut(ctx: RequestContext, response: web.StreamResponse) -> web.StreamResponse:
+        """Close the client connection: a truncated answer must not look complete."""
+        if ctx.request.transport is not None:
+            ctx.request.transport.close()
+        return response
 
     def _broken(self, ctx: RequestContext, exc: BaseException) -> str:
         """Count and log an answer WordPress broke off; its kind: timeout or reset."""

@@ -66,6 +66,8 @@ class CapabilityResolver:
             maxsize=maxsize, ttl=failure_ttl_seconds, timer=timer
         )
         self._flights: dict[tuple[str, str, bytes], asyncio.Task[frozenset[str]]] = {}
+        self._digests: dict[str, bytes] = {}  # password -> keyed digest: one HMAC per password, not per call
+        self._max_digests = maxsize
 
     async def resolve(
         self, site_key: str, rest_root: str, login: str, app_password: str, *, host: str | None = None
@@ -75,7 +77,7 @@ class CapabilityResolver:
         `rest_root` is the site's REST root upstream (`SiteRuntime.rest_index_url`); `host` the Host header
         to send (`SiteRuntime.upstream_host`), None for the URL's own."""
         key = (site_key, login)
-        digest = hmac.new(self._secret, app_password.encode(), hashlib.sha256).digest()
+        digest = self._digest(app_password)
         answer = self._answers.get(key)
         if answer is not None and hmac.compare_digest(answer[0], digest):
             return answer[1]
@@ -93,6 +95,15 @@ class CapabilityResolver:
             return await asyncio.shield(task)
         except SidecarError as error:  # a fresh error per waiter: they must not share one traceback
             raise SidecarError(error.status, error.code, error.message) from None
+
+    def _digest(self, app_password: str) -> bytes:
+        digest = self._digests.get(app_password)
+        if digest is None:
+            if len(self._digests) >= self._max_digests:  # passwords come from config: rarely reached
+                self._digests.clear()
+            digest = hmac.new(self._secret, app_password.encode(), hashlib.sha256).digest()
+            self._digests[app_password] = digest
+        return digest
 
     def invalidate(self, site_key: str, login: str) -> None:
         """Forget the user's answer, remembered failure and any call in flight (its answer is dropped)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from proxy.mcp.jsonrpc import Message, ParsedBody, RequestId
@@ -105,27 +106,22 @@ class ResponseRewriter:
         visible_ability: NamePredicate,
     ) -> None:
         messages = requests.messages if isinstance(requests, ParsedBody) else requests
-        self._visible_tool = visible_tool
-        self._visible_ability = visible_ability
+        # partials, not bound methods: the rewriter must not reference itself (a cycle per request)
+        tools = partial(filter_tools_list, visible_tool=visible_tool)
+        abilities = partial(filter_discovered_abilities, visible_ability=visible_ability)
         self._pending: dict[tuple[type, RequestId], Callable[[dict[str, Any]], dict[str, Any]]] = {}
         for message in messages:
             if message.kind != "request" or message.id is None:
                 continue
             if message.method in TOOL_LIST_METHODS:
-                self._pending[(type(message.id), message.id)] = self._tools
+                self._pending[(type(message.id), message.id)] = tools
             elif message.method == "tools/call" and message.params.get("name") == DISCOVER_ABILITIES_TOOL:
-                self._pending[(type(message.id), message.id)] = self._abilities
+                self._pending[(type(message.id), message.id)] = abilities
 
     @property
     def active(self) -> bool:
         """Whether any answer may need rewriting; if not, the proxy streams the response untouched."""
         return bool(self._pending)
-
-    def _tools(self, result: dict[str, Any]) -> dict[str, Any]:
-        return filter_tools_list(result, self._visible_tool)
-
-    def _abilities(self, result: dict[str, Any]) -> dict[str, Any]:
-        return filter_discovered_abilities(result, self._visible_ability)
 
     def rewrite_message(self, message: dict[str, Any]) -> dict[str, Any] | None:
         """The rewritten message, or None when it is not an answer to rewrite or nothing changed."""

@@ -51,8 +51,8 @@ class Pipeline:
     """The ordered stages; the last one (forward) always answers.
 
     `recorders` write the call log: they run for requests that made tool calls or commands
-    (`ctx.calls`), once the answer is sent, shielded so a client that goes away cannot cut a record
-    short.
+    (`ctx.calls`), once the answer is sent, in a task of their own so neither a client that goes away
+    nor the next request on the connection waits for or cuts a record; `drain()` ends them.
     """
 
     def __init__(
@@ -70,6 +70,7 @@ class Pipeline:
         # A plain counter read at scrape time: no lock taken twice per request.
         self._in_flight = 0
         metrics.in_flight.set_function(lambda: self._in_flight)
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ctx = RequestContext(
@@ -88,9 +89,18 @@ class Pipeline:
         finally:
             self._in_flight -= 1
             if ctx.calls and self._recorders:
-                await asyncio.shield(self._record(ctx))
+                # Written in the background: the client has its answer and the connection is free for
+                # the next request; `drain()` waits for every record before the store closes.
+                task = asyncio.get_running_loop().create_task(self._record(ctx))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
             else:
                 self._account(ctx)
+
+    async def drain(self) -> None:
+        """Wait for every call-log record still being written (at shutdown, before the store closes)."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
 
     @staticmethod
     async def _send(request: web.Request, response: web.StreamResponse) -> None:

@@ -46,6 +46,9 @@ class SqliteStore(Store):
         self._timeout = timeout_seconds
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        # call-log group commit: records waiting for the writer, and the writer while it runs
+        self._audit_queue: list[tuple[AuditRecord, asyncio.Future[None]]] = []
+        self._audit_writer: asyncio.Task[None] | None = None
 
     # plumbing ------------------------------------------------------------------------------
     def _connection(self) -> aiosqlite.Connection:
@@ -91,6 +94,8 @@ class SqliteStore(Store):
 
     @_guarded
     async def close(self) -> None:
+        if self._audit_writer is not None:  # records already accepted are written before closing
+            await asyncio.wait([self._audit_writer])
         async with self._lock:
             if self._db is not None:
                 db, self._db = self._db, None
@@ -301,7 +306,47 @@ class SqliteStore(Store):
     # call log ------------------------------------------------------------------------------
     @_guarded
     async def append_audit(self, record: AuditRecord) -> None:
-        await self._run("INSERT INTO audit (site, data) VALUES (?, ?)", (record.site, dump_record(record)))
+        """Queue the record for the writer and wait until its transaction is committed (or failed).
+
+        Group commit: records appended while a batch is being written go together in the next
+        transaction, so concurrent tool calls share one fsync instead of queueing for one each.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._audit_queue.append((record, done))
+        if self._audit_writer is None:
+            self._audit_writer = asyncio.create_task(self._write_audit())
+        await done
+
+    async def _write_audit(self) -> None:
+        """Write queued records, one transaction per batch, until none are left; every waiter of a
+        failed batch gets its error (the recorder then logs the records instead)."""
+        try:
+            while self._audit_queue:
+                batch, self._audit_queue = self._audit_queue, []
+                try:
+                    rows = dump_value([[record.site, dump_record(record)] for record, _ in batch])
+                    # one statement: atomic, one trip to the worker thread, rows numbered in list order
+                    await self._run(
+                        "INSERT INTO audit (site, data) SELECT json_extract(value, '$[0]'),"
+                        " json_extract(value, '$[1]') FROM json_each(?) ORDER BY key",
+                        (rows,),
+                    )
+                except BaseException as exc:
+                    error = exc if isinstance(exc, Exception) else StoreUnavailable("sqlite store stopped")
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(error)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._audit_writer = None
+            left, self._audit_queue = self._audit_queue, []
+            for _, done in left:  # only when the writer itself was cancelled
+                done.set_exception(StoreUnavailable("sqlite store stopped before writing the record"))
 
     @_guarded
     async def list_audit(self, site: str, limit: int = 100) -> list[AuditRecord]:

@@ -154,8 +154,7 @@ async def test_clients_and_tokens(config: Path) -> None:
             "localhost",
             "--client-id",
             client_id,
-            "--client-secret",
-            secret,
+            f"--client-secret={secret}",  # a secret may start with '-'
             "--scopes",
             "mcp.read",
             "--format",

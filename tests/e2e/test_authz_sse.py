@@ -156,3 +156,30 @@ async def test_an_answer_that_cannot_be_read_is_not_relayed() -> None:
     assert "gzip-encoded" in reply.body["error"]["message"]
     [(_, headers, _)] = [seen for seen in wordpress.seen if seen[0] == DEMO_MCP_PATH]
     assert headers["accept-encoding"] == "identity"
+
+
+async def _oversized(request: web.Request, body: Any) -> web.StreamResponse:
+    """An event stream whose second event never ends within the sidecar's 8 MiB event limit."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(OPENING[0])
+    await response.write(b"data: " + b"x" * (9 * 1024 * 1024))
+    await response.write_eof()
+    return response
+
+
+async def test_an_oversized_event_mid_stream_cuts_the_connection() -> None:
+    async with fake_wordpress({DEMO_MCP_PATH: _oversized}) as wordpress, guarded(wordpress.url) as g:
+        agent = g.agent(await g.key("editor"))
+        body = json.dumps(request(1, "tools/list"))
+        async with g.sc.http.post(agent.url, data=body, headers=agent.headers()) as response:
+            assert response.status == 200
+            assert await read_event(response) == OPENING[0]  # relayed before the filter gave up
+            try:
+                rest = await response.content.read()
+            except aiohttp.ClientPayloadError:
+                rest = b""
+        assert rest == b""  # cut, not followed by a second (error) answer
+        text = await g.sc.metrics_text()
+    assert 'mcp_sidecar_upstream_errors_total{kind="filter"} 1.0' in text
+    assert 'mcp_sidecar_requests_total{route="mcp",status="200"} 1.0' in text

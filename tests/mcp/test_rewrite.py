@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -49,6 +51,19 @@ LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
 LIST_ALL = {"jsonrpc": "2.0", "id": 4, "method": "tools/list/all"}
 DISCOVER = {"jsonrpc": "2.0", "id": "d", "method": "tools/call", "params": {"name": DISCOVER_ABILITIES_TOOL}}
 PING = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+
+
+def test_a_rewriter_is_freed_at_once_not_by_the_cyclic_gc() -> None:
+    """One is built per filtered request: a reference cycle would leave it to the GC."""
+    rewriter = _rewriter(LIST, DISCOVER)
+    assert rewriter.active
+    gone = weakref.ref(rewriter)
+    gc.disable()
+    try:
+        del rewriter
+        assert gone() is None
+    finally:
+        gc.enable()
 
 
 # --- the filters -------------------------------------------------------------------------------------

@@ -153,3 +153,32 @@ async def test_expired_grants_and_revocations_are_purged(sqlite_store: SqliteSto
     with sqlite3.connect(db_path) as db:
         assert db.execute("SELECT handle_hash FROM grants").fetchall() == [("new",)]
         assert db.execute("SELECT jti FROM revoked_tokens").fetchall() == [("new",)]
+
+
+async def test_concurrent_appends_share_transactions_and_keep_their_order(
+    sqlite_store: SqliteStore, db_path: Path
+) -> None:
+    ids = [f"audit-{n:02d}" for n in range(40)]
+    await asyncio.gather(*(sqlite_store.append_audit(make_audit(record_id)) for record_id in ids))
+    # committed by the time every append returned: another connection sees them all
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT count(*) FROM audit").fetchone() == (40,)
+    assert [record.id for record in await sqlite_store.list_audit("demo", limit=100)] == ids[::-1]
+
+
+async def test_a_failing_batch_fails_every_waiter_and_writes_none_of_it(
+    sqlite_store: SqliteStore, db_path: Path
+) -> None:
+    with sqlite3.connect(db_path) as db:  # SQLite itself refuses one record of the batch
+        db.execute(
+            "CREATE TRIGGER poison BEFORE INSERT ON audit WHEN NEW.data LIKE '%poison%'"
+            " BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+        )
+    results = await asyncio.gather(
+        *(sqlite_store.append_audit(make_audit(record_id)) for record_id in ["a", "poison", "b"]),
+        return_exceptions=True,
+    )
+    assert all(isinstance(result, StoreError) for result in results)
+    assert await sqlite_store.list_audit("demo") == []
+    await sqlite_store.append_audit(make_audit("after"))  # the writer recovers for the next batch
+    assert [record.id for record in await sqlite_store.list_audit("demo")] == ["after"]
