@@ -21,6 +21,7 @@ from proxy.context import RequestContext
 from proxy.errors import SidecarError
 from proxy.headers import REQUEST_ID, strip_hop_by_hop
 from proxy.observe import Metrics, get_logger
+from proxy.ratelimit.client_ip import peer_is_trusted
 
 __all__ = ["Forwarder", "body_too_large"]
 
@@ -53,11 +54,18 @@ async def _limited(content: aiohttp.StreamReader, limit: int) -> AsyncIterator[b
         yield chunk
 
 
-def forwarded_headers(request: web.Request) -> dict[str, str]:
-    """X-Forwarded-For/-Proto/-Host and RFC 7239 Forwarded, appended to what a trusted hop sent."""
+def forwarded_headers(request: web.Request, *, trusted_peer: bool = False) -> dict[str, str]:
+    """X-Forwarded-For/-Proto/-Host and RFC 7239 Forwarded, appended to what the previous hop sent.
+
+    X-Forwarded-Proto and -Host describe the client's own request: a trusted proxy in front (TLS ended
+    by nginx) knows them, so its values are kept; from anyone else they are ours.
+    """
     peer = request.remote or "unknown"
     host = request.headers.get("Host", "")
     proto = request.scheme
+    if trusted_peer:
+        proto = request.headers.get("X-Forwarded-Proto", proto)
+        host = request.headers.get("X-Forwarded-Host", host)
     prior_xff = request.headers.get("X-Forwarded-For")
     node = f'"[{peer}]"' if ":" in peer else peer
     element = f"for={node};proto={proto}" + (f';host="{host}"' if host else "")
@@ -115,8 +123,12 @@ class Forwarder:
     def _upstream_headers(self, ctx: RequestContext) -> CIMultiDict[str]:
         request = ctx.request
         headers = strip_hop_by_hop(request.headers, drop=(*_NEVER_FORWARDED, *ctx.upstream_drop))
-        headers.update(forwarded_headers(request))
         assert ctx.site is not None
+        limits = ctx.site.settings.rate_limits or ctx.runtime.config.rate_limits
+        trusted = bool(limits.trusted_proxies) and peer_is_trusted(
+            request.remote or "", limits.trusted_proxies
+        )
+        headers.update(forwarded_headers(request, trusted_peer=trusted))
         host = request.headers.get("Host")
         if host is not None and ctx.site.settings.upstream.preserve_host:
             headers["Host"] = host

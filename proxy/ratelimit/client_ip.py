@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
-__all__ = ["address_bucket", "client_ip"]
+__all__ = ["address_bucket", "client_ip", "peer_is_trusted"]
 
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
@@ -32,6 +32,12 @@ def _parse(text: str) -> IPAddress | None:
 
 def _trusted(address: IPAddress, proxies: tuple[IPNetwork, ...]) -> bool:
     return any(address in network for network in proxies)
+
+
+def peer_is_trusted(peer: str, trusted_proxies: Iterable[IPNetwork]) -> bool:
+    """Whether the socket peer is one of the trusted proxies (whose X-Forwarded-* we may believe)."""
+    address = _parse(peer)
+    return address is not None and _trusted(address, tuple(trusted_proxies))
 
 
 def client_ip(peer: str, forwarded_for: str | None, trusted_proxies: Iterable[IPNetwork]) -> str:

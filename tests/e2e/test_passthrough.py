@@ -305,3 +305,17 @@ async def test_access_log_line_has_no_query(
     assert lines[-1]["path"] == "/echo"
     assert lines[-1]["status"] == 200
     assert "supersecretvalue" not in out
+
+
+@pytest.mark.parametrize(("trusted", "expected_proto"), [([], "http"), (["127.0.0.1/32"], "https")])
+async def test_forwarded_proto_from_a_trusted_proxy_is_kept(
+    upstream: tuple[TestServer, UpstreamState], trusted: list[str], expected_proto: str
+) -> None:
+    server, _ = upstream
+    config = make_config(base(server), top={"rate_limits": {"trusted_proxies": trusted}})
+    async with running_sidecar(config) as running:
+        headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "blog.example"}
+        async with running.http.get(running.url + "/echo", headers=headers) as response:
+            sent = (await response.json())["headers"]
+    assert sent["x-forwarded-proto"] == expected_proto
+    assert (sent["x-forwarded-host"] == "blog.example") is bool(trusted)
