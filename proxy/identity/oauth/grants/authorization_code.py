@@ -25,11 +25,11 @@ from proxy.identity.oauth.errors import (
     InvalidScopeError,
     UnauthorizedClientError,
 )
-from proxy.identity.oauth.grants.base import Grant, token_response
+from proxy.identity.oauth.grants.base import Grant, mint_user_token, token_response
 from proxy.identity.oauth.grants.refresh_token import RefreshTokenGrant
 from proxy.identity.oauth.request import TokenRequest
 from proxy.identity.scopes import check_scopes
-from proxy.identity.tokens import GRANT_CLAIM, WP_USER_CLAIM, TokenService
+from proxy.identity.tokens import TokenService
 from proxy.stores.base import Store
 from proxy.stores.records import ClientRecord
 
@@ -146,14 +146,15 @@ class AuthorizationCodeGrant(Grant):
                 audience=audience,
                 family=family,
             )
-        minted = await self._tokens.mint(
+        minted = await mint_user_token(
+            self._tokens,
+            grant_type=self.grant_type,
             site=site,
             audience=audience,
-            subject=data["wp_user"],
             client_id=client.client_id,
+            wp_user=data["wp_user"],
             scopes=data["scopes"],
             ttl_hours=self._access_ttl,
-            extra_claims={WP_USER_CLAIM: data["wp_user"], GRANT_CLAIM: self.grant_type},
             family=family,
         )
         return token_response(minted, refresh_token=refresh)

@@ -9,10 +9,10 @@ from typing import Any, ClassVar
 from proxy.identity.oauth.errors import InvalidScopeError
 from proxy.identity.oauth.request import TokenRequest
 from proxy.identity.scopes import parse_scope
-from proxy.identity.tokens import MintedToken
+from proxy.identity.tokens import GRANT_CLAIM, WP_USER_CLAIM, MintedToken, TokenService
 from proxy.stores.records import ClientRecord
 
-__all__ = ["Grant", "narrow_scope", "token_response"]
+__all__ = ["Grant", "mint_user_token", "narrow_scope", "token_response"]
 
 
 class Grant(ABC):
@@ -54,3 +54,28 @@ def token_response(minted: MintedToken, *, refresh_token: str | None = None) -> 
     if refresh_token is not None:
         body["refresh_token"] = refresh_token
     return body
+
+
+async def mint_user_token(
+    tokens: TokenService,
+    *,
+    grant_type: str,
+    site: str,
+    audience: str,
+    client_id: str,
+    wp_user: str,
+    scopes: Iterable[str],
+    ttl_hours: int,
+    family: str,
+) -> MintedToken:
+    """An access token acting as a WordPress user, tied to its refresh-token family (code and refresh)."""
+    return await tokens.mint(
+        site=site,
+        audience=audience,
+        subject=wp_user,
+        client_id=client_id,
+        scopes=scopes,
+        ttl_hours=ttl_hours,
+        extra_claims={WP_USER_CLAIM: wp_user, GRANT_CLAIM: grant_type},
+        family=family,
+    )

@@ -19,9 +19,9 @@ from typing import Any
 from proxy.identity.hashing import handle_hash
 from proxy.identity.lifetimes import check_ttl_hours
 from proxy.identity.oauth.errors import InvalidGrantError, InvalidScopeError
-from proxy.identity.oauth.grants.base import Grant, narrow_scope, token_response
+from proxy.identity.oauth.grants.base import Grant, mint_user_token, narrow_scope, token_response
 from proxy.identity.oauth.request import TokenRequest
-from proxy.identity.tokens import GRANT_CLAIM, WP_USER_CLAIM, TokenService
+from proxy.identity.tokens import TokenService
 from proxy.stores.base import Store
 from proxy.stores.records import ClientRecord
 
@@ -121,14 +121,15 @@ class RefreshTokenGrant(Grant):
             audience=audience,
             family=family,
         )
-        minted = await self._tokens.mint(
+        minted = await mint_user_token(
+            self._tokens,
+            grant_type=self.grant_type,
             site=site,
             audience=audience,
-            subject=data["wp_user"],
             client_id=client.client_id,
+            wp_user=data["wp_user"],
             scopes=scopes,
             ttl_hours=self._access_ttl,
-            extra_claims={WP_USER_CLAIM: data["wp_user"], GRANT_CLAIM: self.grant_type},
             family=family,
         )
         return token_response(minted, refresh_token=refresh)
