@@ -129,7 +129,7 @@ async def serve(config_path: Path) -> None:
     """Run both listeners until SIGINT/SIGTERM; SIGHUP reloads config and rules."""
     runtime = load_runtime(config_path)
     config = runtime.config
-    configure_logging(level=config.logging.level, fmt=config.logging.format)
+    configure_logging(level=config.logging.level, fmt=config.logging.format, cache_loggers=True)
     sidecar = build_sidecar(runtime)
     public_runner = web.AppRunner(sidecar.public, handler_cancellation=True, access_log=None)
     ops_runner = web.AppRunner(sidecar.ops, access_log=None)

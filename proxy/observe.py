@@ -85,8 +85,12 @@ def _dumps(event_dict: Any, **_ignored: Any) -> str:
     return _ENCODER.encode(event_dict)
 
 
-def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
-    """Send structlog output as one JSON object per line to stdout (console renderer for humans)."""
+def configure_logging(*, level: str = "info", fmt: str = "json", cache_loggers: bool = False) -> None:
+    """Send structlog output as one JSON object per line to stdout (console renderer for humans).
+
+    `cache_loggers` resolves each logger's chain once (the access line is on the hot path); the server
+    turns it on. Off, a later reconfiguration (structlog's capture_logs in tests) reaches every logger.
+    """
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(serializer=_dumps)
         if fmt == "json"
@@ -101,7 +105,7 @@ def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=_StdoutLogger,
-        cache_logger_on_first_use=True,  # the access line is on the hot path: resolve the chain once
+        cache_logger_on_first_use=cache_loggers,
     )
     logging.getLogger("aiohttp.server").addFilter(_UNPARSABLE_REQUESTS)
 
