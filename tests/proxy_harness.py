@@ -36,10 +36,11 @@ class RunningSidecar:
 
 @asynccontextmanager
 async def running_sidecar(
-    config: Config, *, config_path: Path | None = None
+    config: Config, *, config_path: Path | None = None, port: int | None = None
 ) -> AsyncIterator[RunningSidecar]:
+    """A sidecar on real sockets; `port` (from `free_port()`) when its public URL must be known first."""
     sidecar = build_sidecar(config, config_path=config_path)
-    public = TestServer(sidecar.public, host="127.0.0.1", port=0)
+    public = TestServer(sidecar.public, host="127.0.0.1", port=port or 0)
     ops = TestServer(sidecar.ops, host="127.0.0.1", port=0)
     await public.start_server()
     await ops.start_server()

@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest_asyncio
 import yaml
-from aiohttp.test_utils import TestServer
 from multidict import CIMultiDictProxy
 
-from proxy.app import build_sidecar
 from proxy.config import Config
 from proxy.demo import DEMO_APP_PASSWORDS, DEMO_MCP_PATH, RunningDemo, start_demo_upstream
 from tests.factories import RULES_DIR, make_config_data
-from tests.proxy_harness import RunningSidecar
+from tests.proxy_harness import RunningSidecar, running_sidecar
 from tests.redis_server import free_port
 
 __all__ = [
@@ -93,23 +90,11 @@ def write_config(
     return config_path
 
 
-@asynccontextmanager
-async def sidecar_at(
+def sidecar_at(
     config: Config, *, port: int | None = None, config_path: Path | None = None
-) -> AsyncIterator[RunningSidecar]:
+) -> AbstractAsyncContextManager[RunningSidecar]:
     """A sidecar on real sockets; `port` (from `free_port()`) when its public URL must be its own."""
-    sidecar = build_sidecar(config, config_path=config_path)
-    public = TestServer(sidecar.public, host="127.0.0.1", port=port or 0)
-    ops = TestServer(sidecar.ops, host="127.0.0.1", port=0)
-    await public.start_server()
-    await ops.start_server()
-    http = aiohttp.ClientSession(auto_decompress=False)
-    try:
-        yield RunningSidecar(sidecar, public, ops, http)
-    finally:
-        await http.close()
-        await ops.close()
-        await public.close()
+    return running_sidecar(config, config_path=config_path, port=port)
 
 
 def own_url() -> tuple[int, str]:
