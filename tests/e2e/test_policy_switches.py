@@ -157,8 +157,14 @@ async def test_toolsets_narrow_and_all_off_hides_the_site(
     await store.set_setting("switch:site:alpha:toolset:read-only", None)
     await store.set_setting("switch:site:alpha:toolset:content", None)
     await probe.until("alpha", ON)
-    reply = await agent.execute("demo/create-post", {"title": "t", "content": "c"})
-    assert reply.status == 200, reply.body
+
+    async def allowed() -> bool:
+        # A poll may land between the two writes above: wait for the one that sees both cleared.
+        reply = await agent.execute("demo/create-post", {"title": "t", "content": "c"})
+        return reply.status == 200
+
+    await eventually(allowed, within=3.0)
+    assert demo.site.ability_runs["demo/create-post"] == 1
 
 
 async def test_an_unknown_toolset_or_site_is_a_clear_cli_error(shared: tuple[RunningSidecar, Path]) -> None:
