@@ -8,6 +8,7 @@ read-modify-write changes hold SQLite's write lock from read to write, even agai
 from __future__ import annotations
 
 import asyncio
+import random
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -84,7 +85,7 @@ class SqliteStore(Store):
                 raise StoreUnavailable(f"sqlite store folder {self._path.parent} does not exist")
             db = await aiosqlite.connect(self._path, timeout=self._timeout, isolation_level=None)
             try:
-                await db.execute("PRAGMA journal_mode=WAL")
+                await _enter_wal(db, self._timeout)
                 await db.execute("PRAGMA synchronous=FULL")  # a returned write survives a power cut
                 await _migrate(db)
             except BaseException:
@@ -354,6 +355,25 @@ class SqliteStore(Store):
             "SELECT data FROM audit WHERE site = ? ORDER BY seq DESC LIMIT ?", (site, max(limit, 0))
         )
         return [load_record(AuditRecord, data) for (data,) in rows]
+
+
+async def _enter_wal(db: aiosqlite.Connection, timeout: float) -> None:
+    """Switch the file to WAL, retrying while another opener holds it.
+
+    Unlike other statements, the switch answers "database is locked" at once instead of waiting on
+    the busy timeout, so two processes creating the file together (the sidecar and a CLI command, two
+    CLI commands) would otherwise fail at random. The mode persists in the file: once it is WAL, this
+    is a no-op that takes no lock.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(random.uniform(0.005, 0.03))  # jittered, so openers don't retry in step
 
 
 async def _begin(db: aiosqlite.Connection) -> None:
