@@ -357,7 +357,7 @@ class SqliteStore(Store):
         return [load_record(AuditRecord, data) for (data,) in rows]
 
 
-async def _enter_wal(db: aiosqlite.Connection, timeout: float) -> None:
+async def _enter_wal(db: aiosqlite.Connection, retry_seconds: float) -> None:
     """Switch the file to WAL, retrying while another opener holds it.
 
     Unlike other statements, the switch answers "database is locked" at once instead of waiting on
@@ -365,7 +365,7 @@ async def _enter_wal(db: aiosqlite.Connection, timeout: float) -> None:
     CLI commands) would otherwise fail at random. The mode persists in the file: once it is WAL, this
     is a no-op that takes no lock.
     """
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + retry_seconds
     while True:
         try:
             await db.execute("PRAGMA journal_mode=WAL")
