@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
 import jwt
@@ -80,6 +81,7 @@ async def test_minted_token_carries_the_claims(
     assert claims["wp_user"] == "editor"
     assert minted.expires_in == 3600
     assert claims["jti"] != (await mint(tokens)).claims["jti"]
+    assert re.fullmatch("[0-9a-f]{32}", claims["jti"])  # never "-...": the CLI takes it as an argument
 
 
 async def test_expiry(tokens: TokenService, clock: FakeClock) -> None:
