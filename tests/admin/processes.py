@@ -22,7 +22,7 @@ import yaml
 
 from proxy.demo import DEMO_APP_PASSWORDS
 from tests.factories import make_config_data
-from tests.redis_server import free_port
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_USERS = {login: {"app_password": password} for login, password in DEMO_APP_PASSWORDS.items()}

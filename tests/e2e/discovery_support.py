@@ -17,8 +17,8 @@ from multidict import CIMultiDictProxy
 from proxy.config import Config
 from proxy.demo import DEMO_APP_PASSWORDS, DEMO_MCP_PATH, RunningDemo, start_demo_upstream
 from tests.factories import RULES_DIR, make_config_data
+from tests.ports import free_port
 from tests.proxy_harness import RunningSidecar, running_sidecar
-from tests.redis_server import free_port
 
 __all__ = [
     "AS_ROOT",

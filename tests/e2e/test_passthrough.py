@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.factories import make_config
+from tests.ports import refused_port
 from tests.proxy_harness import RunningSidecar, running_sidecar
 
 SSE_EVENTS = [
@@ -206,14 +206,12 @@ async def test_sse_is_relayed_event_by_event_and_verbatim(
 
 
 async def test_upstream_down_is_502_json(upstream: tuple[TestServer, UpstreamState]) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead = sock.getsockname()[1]
-    async with running_sidecar(make_config(f"http://127.0.0.1:{dead}")) as running:
-        async with running.http.get(running.url + "/anything") as response:
-            assert response.status == 502
-            body = await response.json()
-        assert 'mcp_sidecar_upstream_errors_total{kind="connect"} 1.0' in await running.metrics_text()
+    with refused_port() as dead:
+        async with running_sidecar(make_config(f"http://127.0.0.1:{dead}")) as running:
+            async with running.http.get(running.url + "/anything") as response:
+                assert response.status == 502
+                body = await response.json()
+            assert 'mcp_sidecar_upstream_errors_total{kind="connect"} 1.0' in await running.metrics_text()
     assert body["error"]["code"] == "upstream_unavailable"
     assert body["error"]["request_id"] == response.headers["X-Request-Id"]
 
@@ -280,15 +278,13 @@ async def test_healthz_and_readyz(proxy: RunningSidecar) -> None:
 
 
 async def test_readyz_fails_while_upstream_is_down() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead = sock.getsockname()[1]
-    async with running_sidecar(make_config(f"http://127.0.0.1:{dead}")) as running:
-        async with running.http.get(running.ops_url + "/readyz") as response:
-            assert response.status == 503
-            assert "upstream:demo" in json.loads(await response.text())["problems"]
-        async with running.http.get(running.ops_url + "/healthz") as response:
-            assert response.status == 200
+    with refused_port() as dead:
+        async with running_sidecar(make_config(f"http://127.0.0.1:{dead}")) as running:
+            async with running.http.get(running.ops_url + "/readyz") as response:
+                assert response.status == 503
+                assert "upstream:demo" in json.loads(await response.text())["problems"]
+            async with running.http.get(running.ops_url + "/healthz") as response:
+                assert response.status == 200
 
 
 async def test_access_log_line_has_no_query(

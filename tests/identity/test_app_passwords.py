@@ -20,7 +20,7 @@ from proxy.identity.app_passwords import (
     app_id_for,
     authorize_application_url,
 )
-from tests.redis_server import free_port
+from tests.ports import refused_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -134,7 +134,8 @@ async def test_a_broken_wordpress_is_unavailable(answer: Callable[[], web.Respon
 
 
 async def test_an_unreachable_wordpress_is_unavailable(http: aiohttp.ClientSession) -> None:
-    passwords = _passwords(http, f"http://127.0.0.1:{free_port()}")
-    with pytest.raises(WordPressUnavailable):
-        await passwords.introspect("editor", "pw")
-    assert await passwords.revoke("editor", "pw", "u1") is False
+    with refused_port() as port:
+        passwords = _passwords(http, f"http://127.0.0.1:{port}")
+        with pytest.raises(WordPressUnavailable):
+            await passwords.introspect("editor", "pw")
+        assert await passwords.revoke("editor", "pw", "u1") is False
