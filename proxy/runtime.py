@@ -4,8 +4,11 @@ policy while new ones see the new one."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from cachetools import LRUCache
 
 from proxy.authz.decision import Authorizer
 from proxy.config import Config, SiteSettings, load_config
@@ -17,6 +20,7 @@ from proxy.validation import ConfigError
 
 __all__ = ["ReloadResult", "Runtime", "RuntimeHolder", "SiteRuntime", "load_runtime", "restart_required"]
 
+ROUTE_CACHE_SIZE = 4096
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -34,6 +38,12 @@ class SiteRuntime:
     toolsets: frozenset[str]  # toolsets the config enables here (runtime switches may turn some off)
     discovery_routes: frozenset[str]  # REST routes serving the manifest where /.well-known cannot
     allowed_origins: frozenset[str]  # lower-case, no trailing slash
+    # classify's verdicts by (method, raw target, method-override headers): the same few MCP and REST
+    # targets arrive again and again, and judging one re-reads it as PHP would (proxy.policy.paths).
+    # Bounded, and new with every reload, so a verdict never outlives the policy that made it.
+    route_cache: LRUCache[tuple[str, str, frozenset[str]], Any] = field(
+        default_factory=lambda: LRUCache(maxsize=ROUTE_CACHE_SIZE), compare=False, repr=False
+    )
 
     @property
     def upstream_url(self) -> str:

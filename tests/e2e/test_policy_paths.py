@@ -211,6 +211,33 @@ async def test_what_is_judged_is_what_is_forwarded(sc: RunningSidecar, demo: Run
     assert f"{seen.path}?{seen.query}" == "/wp-json/wp/v2/posts?_fields=id&x=%2e%2e%2F&y=%41"
 
 
+async def test_a_verdict_cached_for_a_target_never_covers_a_form_naming_a_route(
+    sc: RunningSidecar, demo: RunningDemo
+) -> None:
+    """classify caches verdicts by target; a form body can still name the route, so forms are judged
+    every time: the same target that just passed through must not let a form smuggle the route in."""
+    plain = Trick("/", body=b'{"a": 1}', label="json to /")
+    smuggled = form_trick("rest_route=" + RUN)
+    for _ in range(2):
+        demo.site.reset()
+        await send(sc.http, sc.url, plain)
+        assert [request.path for request in demo.site.requests] == ["/"]  # passed through
+        assert await send(sc.http, sc.url, smuggled) == (404, b"")
+        assert demo.site.ability_runs == {}
+
+
+async def test_verdicts_are_cached_per_target_and_long_targets_are_not(sc: RunningSidecar) -> None:
+    (site,) = sc.sidecar.services.holder.current.sites
+    cache = site.route_cache
+    short = "/wp-json/wp/v2/posts?cache=" + "s" * 16
+    long = "/wp-json/wp/v2/posts?cache=" + "l" * 600
+    for target in (short, short, short, long, long):
+        async with sc.http.get(URL(sc.url + target, encoded=True)) as response:
+            assert response.status == 200
+    cached = [key for key in cache if "cache=" in key[1]]
+    assert [(method, target) for method, target, _ in cached] == [("GET", short)]
+
+
 @pytest.fixture
 async def agent(sc: RunningSidecar) -> Agent:
     issued = await sc.sidecar.services.identity.keys.issue("demo", "editor", label="e2e", scopes=ALL_SCOPES)

@@ -108,6 +108,21 @@ async def test_a_valid_config_and_rules_are_swapped_in_together(files: Files, de
     assert demo.site.ability_runs["demo/create-post"] == 1
 
 
+async def test_a_reload_judges_routes_afresh(files: Files, demo: RunningDemo) -> None:
+    """Route verdicts are cached per site runtime: a route the old allowlist opened is closed at once by
+    a reload that no longer allows it, however often it was used before."""
+    async with reloadable(files) as sc:
+        editor = await agent(sc)
+        for _ in range(3):
+            assert (await editor.post(editor.request("ping"))).status == 200
+        files.write(
+            lambda data: data["sites"]["demo"].update(allowlist={"allow": [{"path": "/mcp/another-server"}]})
+        )
+        assert (await ops_reload(sc))[0] == 200
+        refused = await editor.post(editor.request("ping"))
+        assert (refused.status, refused.body) == (404, None)
+
+
 def broken_yaml(files: Files) -> None:
     files.config.write_text("sites: [\n", encoding="utf-8")
 
