@@ -6,11 +6,13 @@ process without metric name clashes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import sys
 import time
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import structlog
 from aiohttp.http_exceptions import HttpProcessingError
@@ -25,7 +27,12 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 
 class _StdoutLogger:
     """Writes each rendered line to whatever sys.stdout is at that moment (so a replaced stdout, as
-    under a test runner or a log shipper's wrapper, never leaves a cached logger on a closed file)."""
+    under a test runner or a log shipper's wrapper, never leaves a cached logger on a closed file).
+
+    On the event loop, lines are flushed once per loop iteration rather than once per line: under load
+    the access lines of all requests answered in one iteration leave in one write (one system call and
+    one wake-up of the log shipper instead of one per request), and no line waits for later traffic.
+    """
 
     def __init__(self, *_args: object) -> None:
         pass
@@ -33,9 +40,31 @@ class _StdoutLogger:
     def msg(self, message: str) -> None:
         stream = sys.stdout
         stream.write(message + "\n")
-        stream.flush()
+        _flush_soon(stream)
 
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+_flushes_pending: set[int] = set()  # id() of the streams with a flush already scheduled
+
+
+def _flush_soon(stream: TextIO) -> None:
+    """Flush `stream` at the end of this loop iteration (now, outside a running loop)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        stream.flush()
+        return
+    key = id(stream)
+    if key not in _flushes_pending:
+        _flushes_pending.add(key)
+        loop.call_soon(_flush, stream, key)
+
+
+def _flush(stream: TextIO, key: int) -> None:
+    _flushes_pending.discard(key)
+    with contextlib.suppress(ValueError):  # the stream was closed meanwhile (a test runner's capture)
+        stream.flush()
 
 
 class _UnparsableRequestFilter(logging.Filter):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from urllib.parse import quote
 
 from proxy.ratelimit.gcra import Limit
@@ -10,6 +11,12 @@ from proxy.ratelimit.settings import Rate, RateLimitSettings
 from proxy.ratelimit.usage import Usage
 
 __all__ = ["limits_for"]
+
+
+@lru_cache(maxsize=4096)
+def _part(text: str) -> str:
+    """One key part, percent-encoded; remembered, as the same sites, callers and tools come back."""
+    return quote(text, safe="")
 
 
 def _limit(name: str, key: str, rate: Rate, cost: int) -> Limit:
@@ -39,7 +46,7 @@ def limits_for(
     Cluster hash tag. Policy names: the tier (`anonymous`, `authenticated`), `tool:<name>`,
     `toolset:<name>`, `command:<name>`.
     """
-    scope = f"{prefix}{{{quote(site, safe='')}/{tier}/{quote(principal_key, safe='')}}}:"
+    scope = f"{prefix}{{{_part(site)}/{tier}/{_part(principal_key)}}}:"
     limits = [_limit(tier, f"{scope}tier", settings.tier_rate(tier), usage.requests)]
     tables: tuple[tuple[str, Mapping[str, int], Mapping[str, Rate]], ...] = (
         ("tool", usage.tools, settings.tools),
@@ -49,6 +56,6 @@ def limits_for(
     for kind, spent, rates in tables:
         for name, cost in sorted(spent.items()):
             if (rate := rates.get(name)) is not None:
-                key = f"{scope}{kind}:{quote(name, safe='')}"
+                key = f"{scope}{kind}:{_part(name)}"
                 limits.append(_limit(f"{kind}:{name}", key, rate, cost))
     return tuple(limits)

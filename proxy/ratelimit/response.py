@@ -16,6 +16,7 @@ bigger than a limit's whole burst (`too_large`) gets 400 `batch_exceeds_rate_lim
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from proxy.errors import SidecarError
 from proxy.ratelimit.decision import Decision
@@ -41,6 +42,7 @@ RATELIMIT = "RateLimit"
 RETRY_AFTER = "Retry-After"
 
 
+@lru_cache(maxsize=1024)  # policy names: a handful per site, on every limited response
 def _sf_string(value: str) -> str:
     """An RFC 8941 String: printable ASCII only (anything else becomes '?'), quote and backslash escaped."""
     printable = "".join(char if " " <= char <= "~" else "?" for char in value)
