@@ -17,6 +17,7 @@ import yaml
 
 from proxy.config import Config
 from proxy.demo import DEMO_MCP_PATH, RunningDemo
+from proxy.switches import toolset_switch_key
 from tests.admin.processes import run_cli
 from tests.e2e.authz_support import ALL_SCOPES, INITIALIZE, JSON_HEADERS, Agent, demo_fixture
 from tests.e2e.policy_support import eventually, metric, site_data, sites_config
@@ -142,11 +143,15 @@ async def test_toolsets_narrow_and_all_off_hides_the_site(
     )
     assert content_off.code == 0, content_off.stderr
 
-    async def refused() -> bool:
-        reply = await agent.execute("demo/create-post", {"title": "t", "content": "c"})
-        return reply.status == 403 and reply.code == "ability_not_in_toolset"
+    switches = sc.sidecar.services.switches
 
-    await eventually(refused, within=3.0)
+    async def switch_seen() -> bool:
+        # Probing with the call itself would run the ability whenever the probe beats the next poll.
+        return switches.values.get(toolset_switch_key("alpha", "content")) is False
+
+    await eventually(switch_seen, within=3.0)
+    refused = await agent.execute("demo/create-post", {"title": "t", "content": "c"})
+    assert (refused.status, refused.code) == (403, "ability_not_in_toolset")
     assert demo.site.ability_runs == {}
     assert await probe.surfaces("alpha") == ON  # read-only is still on
     await store.set_setting("switch:site:alpha:toolset:read-only", False)
