@@ -41,6 +41,8 @@ class Switches:
         self._store = store
         self._poll = poll_seconds
         self._values: Mapping[str, Any] = {}
+        # site_toolsets answers until the next refresh: id(site) -> (site, known, toolsets)
+        self._toolsets: dict[int, tuple[SiteRuntime, Mapping[str, object], frozenset[str]]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -57,6 +59,7 @@ class Switches:
     async def refresh(self) -> None:
         try:
             self._values = await self._store.get_settings()
+            self._toolsets = {}
         except StoreError as error:
             log.warning("switches_refresh_failed", error=type(error).__name__)
 
@@ -72,7 +75,18 @@ class Switches:
         return bool(self._values.get(site_switch_key(site.name), site.settings.enabled))
 
     def site_toolsets(self, site: SiteRuntime, known: Mapping[str, object]) -> frozenset[str]:
-        """The site's enabled toolsets: config's, with runtime switches applied (on or off)."""
+        """The site's enabled toolsets: config's, with runtime switches applied (on or off).
+
+        Asked on every MCP request; worked out once per site, rules and refresh of the switches.
+        """
+        remembered = self._toolsets.get(id(site))
+        if remembered is not None and remembered[0] is site and remembered[1] is known:
+            return remembered[2]
+        toolsets = self._work_out_toolsets(site, known)
+        self._toolsets[id(site)] = (site, known, toolsets)
+        return toolsets
+
+    def _work_out_toolsets(self, site: SiteRuntime, known: Mapping[str, object]) -> frozenset[str]:
         enabled = set(site.toolsets)
         for toolset in known:
             value = self._values.get(toolset_switch_key(site.name, toolset))

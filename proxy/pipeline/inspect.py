@@ -33,8 +33,11 @@ class Inspected:
 async def read_limited(ctx: RequestContext, limit: int) -> bytes:
     """The whole request body, refusing (413) more than `limit` bytes, declared or sent."""
     request = ctx.request
-    if request.content_length is not None and request.content_length > limit:
+    declared = request.content_length
+    if declared is not None and declared > limit:
         raise body_too_large(limit)
+    if declared is not None:  # aiohttp's parser stops at the declared length: read it in one go
+        return await request.read()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
