@@ -30,6 +30,20 @@ async def test_defaults_allow_60_then_refuse_with_exact_retry(clock: FakeClock) 
     assert (decision.limit, decision.remaining, decision.retry_after) == (60, 0, 1)
 
 
+async def test_memory_holds_at_most_max_local_keys_callers_forgetting_the_least_recent(
+    clock: FakeClock,
+) -> None:
+    settings = RateLimitSettings.model_validate({"authenticated": {"requests": 2, "per_seconds": 60}})
+    rl = RateLimiter(settings, clock=clock, max_local_keys=2)
+    for caller in ("a", "b"):
+        assert await burst(rl, 3, principal_key=caller) == [True, True, False]
+    assert await burst(rl, 1, principal_key="a") == [False]  # "a" is now the most recently seen
+    assert await burst(rl, 1, principal_key="c") == [True]  # a third caller: "b" is forgotten
+    assert await burst(rl, 1, principal_key="b") == [True]  # a full allowance again ("a" goes)
+    assert await burst(rl, 1, principal_key="c") == [True]
+    assert await burst(rl, 1, principal_key="c") == [False]
+
+
 async def test_anonymous_default_is_15_per_minute(clock: FakeClock) -> None:
     rl = limiter(clock)
     assert await burst(rl, 16, tier="anonymous", principal_key="203.0.113.9") == [True] * 15 + [False]
