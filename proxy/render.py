@@ -71,6 +71,8 @@ class ChallengeScopes:
 
 
 _challenge_scopes = ChallengeScopes()
+# Built once: json.dumps with any option builds a new encoder on every call (refusals can be a flood).
+_encode_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _quote(value: str) -> str:
@@ -137,5 +139,5 @@ def render_error(ctx: RequestContext, error: SidecarError) -> web.Response:
         status=error.status,
         headers=headers,
         content_type="application/json",
-        text=json.dumps(_body(ctx, error), separators=(",", ":")),
+        text=_encode_compact(_body(ctx, error)),
     )

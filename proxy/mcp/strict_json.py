@@ -70,6 +70,9 @@ def load_json(body: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     return value
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once, not per call as json.dumps(...) would
+
+
 def dump_json(value: Any) -> str:
     """Compact JSON, ASCII-escaped so any string (even a lone surrogate from upstream) survives encoding."""
-    return json.dumps(value, separators=(",", ":"))
+    return _COMPACT.encode(value)

@@ -31,6 +31,7 @@ from proxy.mcp.target import EXECUTE_ABILITY_TOOL
 from proxy.pipeline.base import Stage
 from proxy.pipeline.inspect import Inspected
 from proxy.ratelimit import Usage, rate_limit_error, rate_limit_headers
+from proxy.ratelimit.usage import ONE_REQUEST
 from proxy.rules import Rule, Rules
 from proxy.services import Services
 
@@ -104,6 +105,8 @@ def usage_of(ctx: RequestContext, homes: HomeToolsets) -> Usage:
                 spend_toolset(rules.lookup("ability", target.ability))
             else:
                 spend_toolset(rules.lookup("tool", target.name))
+    if requests == 1 and not (tools or toolsets or commands):
+        return ONE_REQUEST
     return Usage(requests=requests, tools=tools, toolsets=toolsets, commands=commands)
 
 

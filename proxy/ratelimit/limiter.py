@@ -25,7 +25,7 @@ from proxy.ratelimit.memory import MemoryCounters
 from proxy.ratelimit.policies import limits_for
 from proxy.ratelimit.redis_store import RedisCounters
 from proxy.ratelimit.settings import RateLimitOverrides, RateLimitSettings, apply_overrides
-from proxy.ratelimit.usage import Usage
+from proxy.ratelimit.usage import ONE_REQUEST, Usage
 from proxy.validation import ConfigError, describe_validation_error
 
 __all__ = ["RateLimiter"]
@@ -39,7 +39,6 @@ def _log() -> FilteringBoundLogger:
 
 
 _UNLIMITED = Decision(outcome="allowed", allowed=True)
-_ONE_REQUEST = Usage()
 
 
 class RateLimiter:
@@ -137,7 +136,7 @@ class RateLimiter:
         site: str,
         tier: str,
         principal_key: str,
-        usage: Usage = _ONE_REQUEST,
+        usage: Usage = ONE_REQUEST,
         overrides: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Count one request against every limit that applies, all-or-nothing.

@@ -49,6 +49,11 @@ def _sf_string(value: str) -> str:
     return '"' + printable.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@lru_cache(maxsize=1024)  # the same few limits on every response they govern
+def _policy_header(limits: tuple[tuple[str, int, int], ...]) -> str:
+    return ", ".join(f"{_sf_string(name)};q={limit};w={window}" for name, limit, window in limits)
+
+
 def _effective_window(state: LimitState) -> int:
     return state.retry_after if not state.allowed else math.ceil(state.reset_after)
 
@@ -60,8 +65,8 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
         headers[X_RATELIMIT_LIMIT] = str(decision.limit)
         headers[X_RATELIMIT_REMAINING] = str(decision.remaining)
         headers[X_RATELIMIT_RESET] = str(math.ceil(decision.reset_after))
-        headers[RATELIMIT_POLICY] = ", ".join(
-            f"{_sf_string(state.name)};q={state.limit};w={state.window}" for state in decision.states
+        headers[RATELIMIT_POLICY] = _policy_header(
+            tuple((state.name, state.limit, state.window) for state in decision.states)
         )
         headers[RATELIMIT] = ", ".join(
             f"{_sf_string(state.name)};r={state.remaining};t={_effective_window(state)}"

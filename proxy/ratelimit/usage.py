@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["Usage"]
+__all__ = ["ONE_REQUEST", "Usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +27,6 @@ class Usage:
         counts = [self.requests, *self.tools.values(), *self.toolsets.values(), *self.commands.values()]
         if any(count < 1 for count in counts):
             raise ValueError(f"usage counts must be at least 1: {self}")
+
+
+ONE_REQUEST = Usage()  # most requests (initialize, ping, tools/list): shared, not rebuilt each time
