@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Sequence
 
+from cachetools import LRUCache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -27,6 +28,7 @@ _NONCE_BYTES = 12
 _KEY_BYTES = 32
 _MAX_SEALED = 1024
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+_OPENED_CACHE_SIZE = 4096
 _SESSION_NOT_FOUND_RPC = -32005  # what mcp-adapter answers; its clients re-initialize on it
 
 
@@ -55,6 +57,9 @@ class SessionSealer:
             raise ValueError(f"session keys must be {_KEY_BYTES} bytes each")
         self._sealer = AESGCM(key)
         self._openers = tuple(AESGCM(k) for k in keys)
+        # A client sends its sealed id on every request: each one is authenticated and decrypted once,
+        # then remembered by (id, principal, site), so a hit is exactly what decryption would answer.
+        self._opened: LRUCache[tuple[str, str, str], str] = LRUCache(maxsize=_OPENED_CACHE_SIZE)
 
     def seal(self, upstream_session_id: str, principal_id: str, site: str) -> str:
         """An opaque id of visible ASCII (prefix + unpadded base64url) to hand to the client."""
@@ -66,6 +71,13 @@ class SessionSealer:
 
     def open(self, sealed: str, *, principal_id: str, site: str) -> str:
         """The upstream session id inside `sealed`, or SessionNotFound if it is not this principal's here."""
+        key = (sealed, principal_id, site)
+        opened = self._opened.get(key)
+        if opened is None:
+            opened = self._opened[key] = self._decrypt(sealed, principal_id, site)
+        return opened
+
+    def _decrypt(self, sealed: str, principal_id: str, site: str) -> str:
         payload = sealed.removeprefix(SESSION_PREFIX)
         if payload == sealed or len(sealed) > _MAX_SEALED or not _BASE64URL.fullmatch(payload):
             raise SessionNotFound()

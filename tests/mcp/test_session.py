@@ -47,6 +47,8 @@ def test_unicode_and_random_nonces(sealer: SessionSealer) -> None:
 )
 def test_foreign_ids_are_not_found(sealer: SessionSealer, principal: str, site: str) -> None:
     sealed = sealer.seal(UPSTREAM, "key:abc123", "blog.example.org")
+    # opened (and remembered) by its owner first: what is remembered never opens it for anyone else
+    assert sealer.open(sealed, principal_id="key:abc123", site="blog.example.org") == UPSTREAM
     with pytest.raises(SessionNotFound) as caught:
         sealer.open(sealed, principal_id=principal, site=site)
     assert (caught.value.status, caught.value.code) == (404, "session_not_found")
