@@ -65,9 +65,19 @@ def load_json(body: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
         raise StrictJsonError("too_deep", f"JSON nests deeper than {max_depth} levels") from None
     except ValueError as exc:  # JSONDecodeError, and int() refusing a number with too many digits
         raise StrictJsonError("invalid_json", f"body is not valid JSON: {exc}") from None
-    if isinstance(value, dict | list) and nesting_exceeds(value, max_depth):
+    if (
+        isinstance(value, dict | list)
+        and _may_nest_deeper(text, max_depth)
+        and nesting_exceeds(value, max_depth)
+    ):
         raise StrictJsonError("too_deep", f"JSON nests deeper than {max_depth} levels")
     return value
+
+
+def _may_nest_deeper(text: str, limit: int) -> bool:
+    """False when the text holds too few brackets to nest deeper than `limit` (two C-speed counts), so
+    the usual small message skips the walk; brackets inside strings only make this more cautious."""
+    return text.count("[") + text.count("{") > limit
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once, not per call as json.dumps(...) would

@@ -43,6 +43,12 @@ def test_depth_limit_is_inclusive() -> None:
     assert load_json(b"[[1]]", max_depth=2) == [[1]]
     with pytest.raises(StrictJsonError):
         load_json(b"[[[1]]]", max_depth=2)
+    with pytest.raises(StrictJsonError):
+        load_json(b'{"a": [{"b": 1}]}', max_depth=2)  # objects count as levels too
+
+
+def test_brackets_inside_strings_are_not_levels() -> None:
+    assert load_json(b'["' + b"[{" * 100 + b'"]', max_depth=2) == ["[{" * 100]
 
 
 def test_nesting_measure_is_iterative_and_fast() -> None:
