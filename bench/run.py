@@ -232,10 +232,12 @@ class Bench:
 
     upstream: int
     baseline: int | None
+    required: int | None  # the baseline doing issue 3's required work (bench/baseline_proxy.py)
     sidecar: int
     sidecar_pid: int
     upstream_pid: int
     baseline_pid: int | None
+    required_pid: int | None
     seconds: int
     latency_seconds: int
     connections: int
@@ -325,9 +327,10 @@ def scenario_proxy(bench: Bench) -> None:
     """Issue 3: throughput against the minimal baseline, latency added over upstream direct."""
     assert bench.baseline is not None
     assert bench.baseline_pid is not None
-    direct, baseline, passthrough = bench.measure(
+    direct, baseline, required, passthrough = bench.measure(
         Run("upstream direct", PASSTHROUGH, port=bench.upstream, pid=bench.upstream_pid),
         Run("baseline proxy (minimal aiohttp)", PASSTHROUGH, port=bench.baseline, pid=bench.baseline_pid),
+        Run("baseline + issue 3's required work", PASSTHROUGH, port=bench.required, pid=bench.required_pid),
         Run("sidecar passthrough", PASSTHROUGH),
     )
     direct_1, baseline_1, passthrough_1 = bench.measure(
@@ -347,6 +350,19 @@ def scenario_proxy(bench: Bench) -> None:
         f"{ratio:.2f}x{_cpu(passthrough, baseline)}",
         ">= 0.9x",
         ratio >= 0.9,
+    )
+    floor = _ratio(required, baseline)
+    bench.verdict(
+        "3 required work alone / baseline (the floor)",
+        f"{floor:.2f}x{_cpu(required, baseline)}",
+        "none: a figure",
+        None,
+    )
+    bench.verdict(
+        "3 passthrough / baseline + required work",
+        f"{_ratio(passthrough, required):.2f}x{_cpu(passthrough, required)}",
+        "none: what the pipeline costs",
+        None,
     )
     added = passthrough_1.p50_ms - direct_1.p50_ms
     bench.verdict(
@@ -483,6 +499,7 @@ RUNNERS: dict[str, Callable[[Bench], None]] = {
 def servers(args: argparse.Namespace, chosen: list[str]) -> Iterator[Bench]:
     upstream, public, ops = free_port(), free_port(), free_port()
     baseline = free_port() if "proxy" in chosen else None
+    required_port = free_port() if "proxy" in chosen else None
     needs_redis = args.store == "redis" or "limits" in chosen
     redis_url = args.redis_url if needs_redis and redis_reachable(args.redis_url) else None
     if args.store == "redis" and redis_url is None:
@@ -503,31 +520,26 @@ def servers(args: argparse.Namespace, chosen: list[str]) -> Iterator[Bench]:
             stack.callback(drop_redis_keys, redis_url, prefix)
         keys = {site: issue_key(config, site) for site in SITE_HOSTS if site != "redis" or redis_url}
         up = stack.enter_context(process([PYTHON, "-m", "bench.upstream", "--port", str(upstream)], upstream))
-        base = None
         upstream_url = f"http://127.0.0.1:{upstream}"
-        if baseline is not None:
-            base = stack.enter_context(
-                process(
-                    [
-                        PYTHON,
-                        "-m",
-                        "bench.baseline_proxy",
-                        "--port",
-                        str(baseline),
-                        "--upstream",
-                        upstream_url,
-                    ],
-                    baseline,
-                )
-            )
+
+        def baseline_process(port: int | None, *flags: str) -> subprocess.Popen[bytes] | None:
+            if port is None:
+                return None
+            command = [PYTHON, "-m", "bench.baseline_proxy", "--port", str(port), "--upstream", upstream_url]
+            return stack.enter_context(process([*command, *flags], port))
+
+        base = baseline_process(baseline)
+        required = baseline_process(required_port, "--required-work")
         sidecar = stack.enter_context(process([PYTHON, "-m", "proxy.cli", "run", "-c", str(config)], public))
         bench = Bench(
             upstream=upstream,
             baseline=baseline,
+            required=required_port,
             sidecar=public,
             sidecar_pid=sidecar.pid,
             upstream_pid=up.pid,
             baseline_pid=base.pid if base is not None else None,
+            required_pid=required.pid if required is not None else None,
             seconds=args.seconds,
             latency_seconds=args.latency_seconds,
             connections=args.connections,
