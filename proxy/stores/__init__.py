@@ -45,4 +45,6 @@ def create_store(settings: StoreSettings, *, base_dir: Path | None = None) -> St
     if base_dir is not None and not path.is_absolute():
         path = base_dir / path
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteStore(path, timeout_seconds=settings.timeout_seconds)
+    return SqliteStore(
+        path, timeout_seconds=settings.timeout_seconds, audit_batch_seconds=settings.audit_batch_ms / 1000
+    )

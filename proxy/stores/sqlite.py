@@ -39,12 +39,16 @@ class SqliteStore(Store):
     """A store in one SQLite file; several processes may share it (SQLite's locks serialise writers).
 
     One connection per store, used by one operation at a time. `timeout_seconds` is how long a write
-    waits for another process's write before the store reports itself unavailable.
+    waits for another process's write before the store reports itself unavailable;
+    `audit_batch_seconds` how long a call-log record waits for others to share its commit.
     """
 
-    def __init__(self, path: str | Path, *, timeout_seconds: float = 2.0) -> None:
+    def __init__(
+        self, path: str | Path, *, timeout_seconds: float = 2.0, audit_batch_seconds: float = 0.0
+    ) -> None:
         self._path = Path(path)
         self._timeout = timeout_seconds
+        self._audit_batch = audit_batch_seconds
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         # call-log group commit: records waiting for the writer, and the writer while it runs
@@ -309,8 +313,10 @@ class SqliteStore(Store):
     async def append_audit(self, record: AuditRecord) -> None:
         """Queue the record for the writer and wait until its transaction is committed (or failed).
 
-        Group commit: records appended while a batch is being written go together in the next
-        transaction, so concurrent tool calls share one fsync instead of queueing for one each.
+        Group commit: records appended while a batch waits (`audit_batch_seconds`) or is being written
+        go together in the next transaction, so tool calls share one commit and one fsync instead of
+        paying for one each (about 0.1 ms of CPU, however small the batch). A record is in memory
+        until then: `close()` writes what is queued.
         """
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._audit_queue.append((record, done))
@@ -323,6 +329,8 @@ class SqliteStore(Store):
         failed batch gets its error (the recorder then logs the records instead)."""
         try:
             while self._audit_queue:
+                if self._audit_batch > 0:
+                    await asyncio.sleep(self._audit_batch)
                 batch, self._audit_queue = self._audit_queue, []
                 try:
                     rows = dump_value([[record.site, dump_record(record)] for record, _ in batch])

@@ -181,6 +181,27 @@ async def test_concurrent_appends_share_transactions_and_keep_their_order(
     assert [record.id for record in await sqlite_store.list_audit("demo", limit=100)] == ids[::-1]
 
 
+async def test_records_appended_within_the_batch_window_share_one_commit(db_path: Path) -> None:
+    """One connection's tool calls come one after another: the window lets them share a commit."""
+    store = SqliteStore(db_path, audit_batch_seconds=0.2)
+    await store.open()
+    try:
+        first = asyncio.create_task(store.append_audit(make_audit("first")))
+        await asyncio.sleep(0.02)
+        second = asyncio.create_task(store.append_audit(make_audit("second")))
+        await asyncio.sleep(0.02)
+        assert not first.done()  # still waiting for company
+        await asyncio.gather(first, second)
+        assert [record.id for record in await store.list_audit("demo")] == ["second", "first"]
+        late = asyncio.create_task(store.append_audit(make_audit("queued at close")))
+        await asyncio.sleep(0)
+    finally:
+        await store.close()  # writes what is still waiting for its window
+    assert late.done() and late.exception() is None
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT count(*) FROM audit").fetchone() == (3,)
+
+
 async def test_a_failing_batch_fails_every_waiter_and_writes_none_of_it(
     sqlite_store: SqliteStore, db_path: Path
 ) -> None:
