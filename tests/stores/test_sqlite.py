@@ -197,7 +197,8 @@ async def test_records_appended_within_the_batch_window_share_one_commit(db_path
         await asyncio.sleep(0)
     finally:
         await store.close()  # writes what is still waiting for its window
-    assert late.done() and late.exception() is None
+    assert late.done()
+    assert late.exception() is None
     with sqlite3.connect(db_path) as db:
         assert db.execute("SELECT count(*) FROM audit").fetchone() == (3,)
 
