@@ -1,8 +1,9 @@
 """POST /oauth/register: Dynamic Client Registration (RFC 7591) for MCP clients that start from a URL.
 
-Open to anyone, as MCP clients need it to be; `identity.dynamic_client_registration: false` turns it
-off (the path then answers 404 and the metadata stops advertising it), leaving pre-registered clients
-(`mcp-sidecar clients add --redirect-uri ... --public`).
+Open to anyone, as MCP clients need it to be, within `rate_limits.registration` per client address;
+`identity.dynamic_client_registration: false` turns it off (the path then answers 404 and the metadata
+stops advertising it), leaving pre-registered clients (`mcp-sidecar clients add --redirect-uri ...
+--public`).
 
 The clients made here are public, so they belong to the issuer, not to a site: one registration serves
 every site, the one named by `resource` when a user authorizes it (proxy.identity.oauth.resources).
@@ -20,7 +21,12 @@ from proxy.identity.oauth.registration import RegistrationError, register_client
 from proxy.mcp.strict_json import StrictJsonError, load_json
 from proxy.observe import get_logger
 from proxy.pipeline.base import Stage
+from proxy.pipeline.identify import caller_ip
 from proxy.pipeline.inspect import read_limited
+from proxy.pipeline.limit import spend
+from proxy.ratelimit import address_bucket
+from proxy.ratelimit.settings import REGISTRATION
+from proxy.ratelimit.usage import ONE_REQUEST
 from proxy.services import Services
 from proxy.stores.base import StoreUnavailable
 
@@ -49,7 +55,11 @@ def make_registration(services: Services) -> Stage:
             raise SidecarError(405, "invalid_request", "registration answers POST", headers={"Allow": "POST"})
         if request.content_type != "application/json":
             raise SidecarError(415, "invalid_client_metadata", "send the client metadata as application/json")
-        headers = {**_NO_STORE, REQUEST_ID: ctx.request_id}
+        # Anyone may register, and each registration is a write: counted per client address first.
+        await spend(
+            services, ctx, tier=REGISTRATION, key=address_bucket(caller_ip(ctx)), usage=lambda: ONE_REQUEST
+        )
+        headers = {**_NO_STORE, **ctx.response_headers, REQUEST_ID: ctx.request_id}
         try:
             try:
                 metadata = load_json(await read_limited(ctx, _MAX_REGISTRATION), max_depth=_MAX_JSON_DEPTH)

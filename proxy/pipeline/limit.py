@@ -21,6 +21,7 @@ What a request spends (see `usage_of`):
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -35,7 +36,7 @@ from proxy.ratelimit.usage import ONE_REQUEST
 from proxy.rules import Rule, Rules
 from proxy.services import Services
 
-__all__ = ["HomeToolsets", "limit_key", "make_limit", "usage_of"]
+__all__ = ["HomeToolsets", "limit_key", "make_limit", "spend", "usage_of"]
 
 
 def limit_key(principal: Principal) -> str:
@@ -110,6 +111,27 @@ def usage_of(ctx: RequestContext, homes: HomeToolsets) -> Usage:
     return Usage(requests=requests, tools=tools, toolsets=toolsets, commands=commands)
 
 
+async def spend(
+    services: Services, ctx: RequestContext, *, tier: str, key: str, usage: Callable[[], Usage]
+) -> None:
+    """Count this request against the site's limits of `tier` for `key`; raise the refusal (429, ...)
+    when they do not admit it. The headers of the decision go on whatever answer follows."""
+    site = ctx.site
+    assert site is not None
+    overrides = services.switches.rate_overrides(site.name)
+    settings = site.settings.rate_limits or ctx.runtime.config.rate_limits
+    if not settings.enabled and overrides is None:
+        return  # limits off for this site: no headers, no work
+    decision = await services.limiter.check(
+        site=site.name, tier=tier, principal_key=key, usage=usage(), overrides=overrides
+    )
+    services.metrics.ratelimit.labels(site.name, tier, decision.outcome).inc()
+    ctx.response_headers.update(rate_limit_headers(decision))
+    if not decision.allowed:
+        ctx.log_fields["rate_limit_policy"] = decision.policy
+        raise rate_limit_error(decision)
+
+
 def make_limit(services: Services) -> Stage:
     homes = HomeToolsets()
 
@@ -117,22 +139,13 @@ def make_limit(services: Services) -> Stage:
         principal = ctx.principal
         if principal is None or ctx.site is None:
             return None  # only agent routes (mcp, commands) have a principal, and only they are limited
-        overrides = services.switches.rate_overrides(ctx.site.name)
-        settings = ctx.site.settings.rate_limits or ctx.runtime.config.rate_limits
-        if not settings.enabled and overrides is None:
-            return None  # limits off for this site: no headers, no work
-        decision = await services.limiter.check(
-            site=ctx.site.name,
+        await spend(
+            services,
+            ctx,
             tier=principal.tier,
-            principal_key=limit_key(principal),
-            usage=usage_of(ctx, homes),
-            overrides=overrides,
+            key=limit_key(principal),
+            usage=lambda: usage_of(ctx, homes),
         )
-        services.metrics.ratelimit.labels(ctx.site.name, principal.tier, decision.outcome).inc()
-        ctx.response_headers.update(rate_limit_headers(decision))
-        if not decision.allowed:
-            ctx.log_fields["rate_limit_policy"] = decision.policy
-            raise rate_limit_error(decision)
         return None
 
     return limit

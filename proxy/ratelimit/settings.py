@@ -13,6 +13,8 @@ from typing import Annotated, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 
 __all__ = [
+    "LIMITED_TIERS",
+    "REGISTRATION",
     "OnStoreError",
     "Rate",
     "RateLimitOverrides",
@@ -25,6 +27,9 @@ __all__ = [
 
 Tier = Literal["anonymous", "authenticated"]
 TIERS: tuple[Tier, ...] = ("anonymous", "authenticated")
+# Not a caller's tier but counted like one: client registrations per address (see RateLimitSettings).
+REGISTRATION = "registration"
+LIMITED_TIERS = (*TIERS, REGISTRATION)
 
 # What to do when the shared store (Redis) cannot be reached:
 #   fail_closed: deny with 503 rate_limiter_unavailable. Safe, but a Redis outage takes the MCP surface down.
@@ -114,6 +119,8 @@ class RateLimitSettings(_Model):
       counters so N replicas enforce one limit (the limiter then needs a Redis client or URL).
     - `anonymous`: the per-client-address limit for callers without credentials.
     - `authenticated`: the per-principal limit (API key, OAuth client or user).
+    - `registration`: the per-client-address limit on `POST /oauth/register`, which anyone may call and
+      which writes a client to the store each time (without a limit, a flood fills the store's disk).
     - `tools`, `toolsets`, `commands`: extra per-principal limits for one tool or ability (an ability
       run through mcp-adapter-execute-ability spends from both), the tools whose most specific
       toolset this is (see proxy.pipeline.limit), one command of a command API; checked together
@@ -128,6 +135,7 @@ class RateLimitSettings(_Model):
     backend: Literal["memory", "redis"] = "memory"
     anonymous: Rate = Rate(requests=15, per_seconds=60)
     authenticated: Rate = Rate(requests=60, per_seconds=60)
+    registration: Rate = Rate(requests=20, per_seconds=3600)
     tools: dict[str, Rate] = {}
     toolsets: dict[str, Rate] = {}
     commands: dict[str, Rate] = {}
@@ -141,7 +149,9 @@ class RateLimitSettings(_Model):
             return self.anonymous
         if tier == "authenticated":
             return self.authenticated
-        raise ValueError(f"unknown rate-limit tier {tier!r}; expected one of {', '.join(TIERS)}")
+        if tier == REGISTRATION:
+            return self.registration
+        raise ValueError(f"unknown rate-limit tier {tier!r}; expected one of {', '.join(LIMITED_TIERS)}")
 
 
 class RateLimitOverrides(_Model):
@@ -154,6 +164,7 @@ class RateLimitOverrides(_Model):
     enabled: bool | None = None
     anonymous: Rate | None = None
     authenticated: Rate | None = None
+    registration: Rate | None = None
     tools: dict[str, Rate] = {}
     toolsets: dict[str, Rate] = {}
     commands: dict[str, Rate] = {}
@@ -163,7 +174,7 @@ def apply_overrides(settings: RateLimitSettings, overrides: RateLimitOverrides) 
     """The settings with a runtime override laid on top."""
     update: dict[str, object] = {
         name: value
-        for name in ("enabled", "anonymous", "authenticated")
+        for name in ("enabled", "anonymous", "authenticated", "registration")
         if (value := getattr(overrides, name)) is not None
     }
     for name in ("tools", "toolsets", "commands"):

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from mcp.shared.auth import OAuthClientInformationFull, OAuthMetadata
+from prometheus_client import generate_latest
 
 from proxy.demo import RunningDemo, start_demo_upstream
 from tests.e2e.oauth_support import REDIRECT_URI, OAuthSidecar, authorize_url, oauth_sidecar, pkce
@@ -109,3 +110,44 @@ async def test_registration_can_be_turned_off(demo: RunningDemo) -> None:
     assert status == 404
     assert "registration_endpoint" not in document
     assert document["authorization_endpoint"] == sc.url + "/oauth/authorize"
+
+
+REGISTRATION_LIMITS = {
+    "rate_limits": {
+        "registration": {"requests": 2, "per_seconds": 3600},
+        "trusted_proxies": ["127.0.0.1/32"],
+    }
+}
+CLAUDE = {"redirect_uris": [REDIRECT_URI], "client_name": "Claude"}
+
+
+async def test_registrations_are_limited_per_client_address(demo: RunningDemo) -> None:
+    """Anyone may register and each registration is a write: a flood from one address is refused
+    before its body is read, while other addresses (behind a trusted proxy) still register."""
+    async with oauth_sidecar(demo, top=REGISTRATION_LIMITS) as sc:
+        statuses = [(await register(sc, CLAUDE))[0] for _ in range(2)]
+        status, document, headers = await register(sc, CLAUDE)
+        other = await register(sc, CLAUDE, headers={"X-Forwarded-For": "203.0.113.7"})
+        clients = await sc.sidecar.services.identity.clients.list("demo")
+        metrics = generate_latest(sc.sidecar.services.metrics.registry).decode()
+    assert statuses == [201, 201]
+    assert status == 429
+    assert document["error"] == "rate_limited"  # the OAuth dialect (RFC 6749 error object)
+    assert int(headers["Retry-After"]) >= 1
+    assert headers["RateLimit-Policy"] == '"registration";q=2;w=3600'
+    assert other[0] == 201
+    assert len(clients) == 3  # the refused one wrote nothing
+    assert 'tier="registration"' in metrics
+
+
+async def test_garbage_counts_against_the_limit_too(demo: RunningDemo) -> None:
+    async with oauth_sidecar(demo, top=REGISTRATION_LIMITS) as sc:
+        refusals = [(await register(sc, {"redirect_uris": ["nope"]}))[0] for _ in range(2)]
+        assert refusals == [400, 400]
+        assert (await register(sc, CLAUDE))[0] == 429
+
+
+async def test_limits_off_leave_registration_unlimited(demo: RunningDemo) -> None:
+    top = {"rate_limits": {"enabled": False, "registration": {"requests": 1, "per_seconds": 3600}}}
+    async with oauth_sidecar(demo, top=top) as sc:
+        assert [(await register(sc, CLAUDE))[0] for _ in range(3)] == [201, 201, 201]

@@ -93,10 +93,15 @@ def test_apply_overrides() -> None:
         }
     )
     overrides = RateLimitOverrides.model_validate(
-        {"anonymous": {"requests": 5, "per_seconds": 60}, "tools": {"b": {"requests": 1, "per_seconds": 60}}}
+        {
+            "anonymous": {"requests": 5, "per_seconds": 60},
+            "registration": {"requests": 1, "per_seconds": 60},
+            "tools": {"b": {"requests": 1, "per_seconds": 60}},
+        }
     )
     effective = apply_overrides(rules, overrides)
     assert effective.anonymous.requests == 5
+    assert effective.registration.requests == 1
     assert effective.authenticated.requests == 30
     assert {name: rate.requests for name, rate in effective.tools.items()} == {"a": 2, "b": 1}
     assert rules.tools["b"].requests == 3  # the rules themselves are untouched
