@@ -32,19 +32,22 @@ def create_store(settings: StoreSettings, *, base_dir: Path | None = None) -> St
     """The configured backend, not yet opened. A relative SQLite path is resolved against `base_dir`
     (the config file's folder) and its folder is created, so a fresh install needs no setup."""
     if settings.backend == "memory":
-        return MemoryStore(audit_max_len=settings.audit_max_len)
+        return MemoryStore(audit_max_len=settings.audit_cap)
     if settings.backend == "redis":
         assert settings.redis_url is not None  # the settings validator guarantees it
         return RedisStore(
             settings.redis_url,
             settings.prefix,
             timeout_seconds=settings.timeout_seconds,
-            audit_max_len=settings.audit_max_len,
+            audit_max_len=settings.audit_cap,
         )
     path = Path(settings.path).expanduser()
     if base_dir is not None and not path.is_absolute():
         path = base_dir / path
     path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteStore(
-        path, timeout_seconds=settings.timeout_seconds, audit_batch_seconds=settings.audit_batch_ms / 1000
+        path,
+        timeout_seconds=settings.timeout_seconds,
+        audit_batch_seconds=settings.audit_batch_ms / 1000,
+        audit_max_len=settings.audit_cap,
     )

@@ -11,6 +11,7 @@ import asyncio
 import random
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import aiosqlite
 
+from proxy.observe import get_logger
 from proxy.stores.base import DuplicateRecord, Store, StoreError, StoreUnavailable
 from proxy.stores.changes import retired, revoked, revoked_live, touched
 from proxy.stores.codec import dump_record, dump_value, load_record, load_value
@@ -26,6 +28,8 @@ from proxy.stores.migrations import MIGRATIONS
 from proxy.stores.records import ApiKeyRecord, AuditRecord, ClientRecord, SigningKeyRecord
 
 __all__ = ["SqliteStore"]
+
+log = get_logger("proxy.stores.sqlite")
 
 # "database is locked" past the busy timeout, "unable to open database file", disk I/O errors.
 _guarded = translating(
@@ -40,15 +44,24 @@ class SqliteStore(Store):
 
     One connection per store, used by one operation at a time. `timeout_seconds` is how long a write
     waits for another process's write before the store reports itself unavailable;
-    `audit_batch_seconds` how long a call-log record waits for others to share its commit.
+    `audit_batch_seconds` how long a call-log record waits for others to share its commit;
+    `audit_max_len` how many call-log records are kept per site (None: all of them).
     """
 
     def __init__(
-        self, path: str | Path, *, timeout_seconds: float = 2.0, audit_batch_seconds: float = 0.0
+        self,
+        path: str | Path,
+        *,
+        timeout_seconds: float = 2.0,
+        audit_batch_seconds: float = 0.0,
+        audit_max_len: int | None = None,
     ) -> None:
         self._path = Path(path)
         self._timeout = timeout_seconds
         self._audit_batch = audit_batch_seconds
+        self._audit_max_len = audit_max_len
+        # records written per site since its call log was last trimmed to audit_max_len
+        self._audit_unpruned: Counter[str] = Counter()
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         # call-log group commit: records waiting for the writer, and the writer while it runs
@@ -92,6 +105,9 @@ class SqliteStore(Store):
                 await _enter_wal(db, self._timeout)
                 await db.execute("PRAGMA synchronous=FULL")  # a returned write survives a power cut
                 await _migrate(db)
+                if self._audit_max_len is not None:  # the cap may have been lowered since the last run
+                    for (site,) in list(await db.execute_fetchall("SELECT DISTINCT site FROM audit")):
+                        await _trim_audit(db, site, self._audit_max_len)
             except BaseException:
                 await db.close()
                 raise
@@ -351,11 +367,28 @@ class SqliteStore(Store):
                 for _, done in batch:
                     if not done.done():
                         done.set_result(None)
+                await self._trim_audit_after(batch)
         finally:
             self._audit_writer = None
             left, self._audit_queue = self._audit_queue, []
             for _, done in left:  # only when the writer itself was cancelled
                 done.set_exception(StoreUnavailable("sqlite store stopped before writing the record"))
+
+    async def _trim_audit_after(self, batch: list[tuple[AuditRecord, asyncio.Future[None]]]) -> None:
+        """Keep each site's call log near `audit_max_len`: trimmed after every 1% of the cap (at least
+        100 records) written to it, so it never exceeds the cap by more, and the delete runs once per
+        many records rather than once per batch."""
+        if self._audit_max_len is None:
+            return
+        self._audit_unpruned.update(record.site for record, _ in batch)
+        slack = max(100, self._audit_max_len // 100)
+        for site in [site for site, count in self._audit_unpruned.items() if count >= slack]:
+            del self._audit_unpruned[site]
+            try:
+                async with self._lock:
+                    await _trim_audit(self._connection(), site, self._audit_max_len)
+            except (sqlite3.Error, StoreUnavailable) as exc:  # the records are safe; trimming waits
+                log.warning("audit_trim_failed", site=site, error=type(exc).__name__)
 
     @_guarded
     async def list_audit(self, site: str, limit: int = 100) -> list[AuditRecord]:
@@ -363,6 +396,15 @@ class SqliteStore(Store):
             "SELECT data FROM audit WHERE site = ? ORDER BY seq DESC LIMIT ?", (site, max(limit, 0))
         )
         return [load_record(AuditRecord, data) for (data,) in rows]
+
+
+async def _trim_audit(db: aiosqlite.Connection, site: str, keep: int) -> None:
+    """Drop a site's call-log records older than its newest `keep` (one indexed delete, autocommit)."""
+    await db.execute(
+        "DELETE FROM audit WHERE site = ?1 AND seq <="
+        " (SELECT seq FROM audit WHERE site = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+        (site, keep),
+    )
 
 
 async def _enter_wal(db: aiosqlite.Connection, retry_seconds: float) -> None:

@@ -13,11 +13,13 @@ from proxy.stores import StoreSettings
 def test_defaults_are_the_embedded_sqlite_file() -> None:
     settings = StoreSettings()
     assert (settings.backend, settings.path, settings.redis_url) == ("sqlite", "var/sidecar.db", None)
-    assert (settings.prefix, settings.timeout_seconds, settings.audit_max_len) == (
-        "mcp-sidecar:",
-        2.0,
-        100_000,
-    )
+    assert (settings.prefix, settings.timeout_seconds, settings.audit_cap) == ("mcp-sidecar:", 2.0, 1_000_000)
+
+
+def test_the_call_log_cap_defaults_by_backend_and_can_be_set() -> None:
+    redis = StoreSettings(backend="redis", redis_url="redis://127.0.0.1:6379/0")
+    assert (StoreSettings(backend="memory").audit_cap, redis.audit_cap) == (100_000, 100_000)
+    assert StoreSettings(audit_max_len=5).audit_cap == 5
 
 
 @pytest.mark.parametrize(

@@ -203,6 +203,30 @@ async def test_records_appended_within_the_batch_window_share_one_commit(db_path
         assert db.execute("SELECT count(*) FROM audit").fetchone() == (3,)
 
 
+async def test_the_call_log_is_trimmed_to_its_cap_per_site(db_path: Path) -> None:
+    store = SqliteStore(db_path, audit_max_len=150)
+    await store.open()
+    try:
+        for number in range(260):  # trimmed every 100 records written (1% of the cap, at least 100)
+            await store.append_audit(make_audit(f"demo-{number:03d}", site="demo"))
+        await store.append_audit(make_audit("other-1", site="other"))
+        kept = [record.id for record in await store.list_audit("demo", limit=1000)]
+        assert len(kept) == 210  # trimmed to 150 at the 200th, then 60 more
+        assert kept[0] == "demo-259"
+        assert kept[-1] == "demo-050"
+        assert [record.id for record in await store.list_audit("other")] == ["other-1"]
+    finally:
+        await store.close()
+    lowered = SqliteStore(db_path, audit_max_len=20)  # a lower cap applies at the next start
+    await lowered.open()
+    try:
+        kept = [record.id for record in await lowered.list_audit("demo", limit=1000)]
+        assert kept == [f"demo-{number:03d}" for number in range(259, 239, -1)]
+        assert len(await lowered.list_audit("other")) == 1
+    finally:
+        await lowered.close()
+
+
 async def test_a_failing_batch_fails_every_waiter_and_writes_none_of_it(
     sqlite_store: SqliteStore, db_path: Path
 ) -> None:
