@@ -183,7 +183,7 @@ async def test_concurrent_appends_share_transactions_and_keep_their_order(
 
 async def test_records_appended_within_the_batch_window_share_one_commit(db_path: Path) -> None:
     """One connection's tool calls come one after another: the window lets them share a commit."""
-    store = SqliteStore(db_path, audit_batch_seconds=0.2)
+    store = SqliteStore(db_path, audit_batch_seconds=0.5)  # far longer than the steps below take
     await store.open()
     try:
         first = asyncio.create_task(store.append_audit(make_audit("first")))
