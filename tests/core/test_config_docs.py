@@ -29,7 +29,8 @@ def _documented_keys(section: str) -> set[str]:
 
 
 def _model(annotation: object) -> type[BaseModel]:
-    assert isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    assert isinstance(annotation, type)
+    assert issubclass(annotation, BaseModel)
     return annotation
 
 
