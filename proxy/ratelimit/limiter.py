@@ -106,6 +106,9 @@ class RateLimiter:
         self._shared = RedisCounters(redis_client) if redis_client is not None else None
         self._breaker = StoreBreaker(cooldown=store_retry_after, clock=clock)
         self._overridden: LRUCache[tuple[str, str], RateLimitSettings] = LRUCache(maxsize=256)
+        self._plain_limits: LRUCache[
+            tuple[int, str, str, str], tuple[RateLimitSettings, tuple[Limit, ...]]
+        ] = LRUCache(maxsize=10_000)
 
     def _all_settings(self) -> list[tuple[str, RateLimitSettings]]:
         return [("*", self._default)] if self._default is not None else list(self._sites.items())
@@ -150,14 +153,7 @@ class RateLimiter:
         settings = self._settings(site, overrides)
         if not settings.enabled:
             return _UNLIMITED
-        limits = limits_for(
-            settings,
-            prefix=self._prefix,
-            site=site,
-            tier=tier,
-            principal_key=principal_key,
-            usage=usage,
-        )
+        limits = self._limits(settings, site, tier, principal_key, usage)
         oversized = next((limit for limit in limits if limit.cost > limit.capacity), None)
         if oversized is not None:
             return Decision(
@@ -192,6 +188,25 @@ class RateLimiter:
             allowed=False,
             retry_after=max(1, math.ceil(self._breaker.open_for())),
         )
+
+    def _limits(
+        self, settings: RateLimitSettings, site: str, tier: str, principal_key: str, usage: Usage
+    ) -> tuple[Limit, ...]:
+        """The limits this request meets. A plain request's (one request, no named calls) depend only
+        on the settings, site, tier and caller: remembered, as the same callers come back."""
+        if usage is not ONE_REQUEST:
+            return limits_for(
+                settings, prefix=self._prefix, site=site, tier=tier, principal_key=principal_key, usage=usage
+            )
+        key = (id(settings), site, tier, principal_key)
+        known = self._plain_limits.get(key)
+        if known is not None and known[0] is settings:  # the same settings object, not a reused id
+            return known[1]
+        limits = limits_for(
+            settings, prefix=self._prefix, site=site, tier=tier, principal_key=principal_key, usage=usage
+        )
+        self._plain_limits[key] = (settings, limits)
+        return limits
 
     async def close(self) -> None:
         """Close the Redis client if this limiter made it."""
