@@ -18,7 +18,7 @@ from mcp.client.auth.utils import (
 )
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthMetadata, OAuthToken, ProtectedResourceMetadata
+from mcp.shared.auth import OAuthMetadata, ProtectedResourceMetadata
 
 from proxy.config import Config
 from proxy.demo import RunningDemo
@@ -36,6 +36,7 @@ from tests.e2e.discovery_support import (
     sidecar_at,
     site_config,
 )
+from tests.e2e.oauth_support import MemoryTokenStorage
 from tests.factories import RULES_DIR
 from tests.proxy_harness import RunningSidecar
 
@@ -155,26 +156,6 @@ async def test_jwks_verifies_tokens_from_the_token_endpoint_across_rotation(demo
         _verify(token, retired.json(), audience=PUBLIC + DEMO_MCP_PATH, issuer=PUBLIC)
 
 
-class _Memory:
-    """The SDK client's TokenStorage, in memory."""
-
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
-
-
 async def _sdk_session(mcp_url: str, client_id: str, secret: str, issuer: str) -> tuple[list[str], list[str]]:
     """Connect with nothing but the MCP URL and client credentials; (tool names, requests sent)."""
     sent: list[str] = []
@@ -183,7 +164,11 @@ async def _sdk_session(mcp_url: str, client_id: str, secret: str, issuer: str) -
         sent.append(f"{request.method} {request.url}")
 
     provider = ClientCredentialsOAuthProvider(
-        server_url=mcp_url, storage=_Memory(), client_id=client_id, client_secret=secret, issuer=issuer
+        server_url=mcp_url,
+        storage=MemoryTokenStorage(),
+        client_id=client_id,
+        client_secret=secret,
+        issuer=issuer,
     )
     http_client = create_mcp_http_client(auth=provider)
     http_client.event_hooks["request"].append(record)

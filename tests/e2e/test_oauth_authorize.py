@@ -16,9 +16,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.auth import (
     AuthorizationCodeResult,
-    OAuthClientInformationFull,
     OAuthClientMetadata,
-    OAuthToken,
 )
 from pydantic import AnyUrl
 
@@ -29,6 +27,7 @@ from proxy.observe import configure_logging
 from tests.demo.browser import Page
 from tests.e2e.oauth_support import (
     REDIRECT_URI,
+    MemoryTokenStorage,
     OAuthSidecar,
     authorize_url,
     browser,
@@ -121,7 +120,7 @@ async def test_the_sdk_oauth_client_registers_and_completes_the_flow(
         params = query_of(landing[-1])
         return AuthorizationCodeResult(code=params["code"], state=params.get("state"), iss=params.get("iss"))
 
-    storage = _Memory()
+    storage = MemoryTokenStorage()
     provider = OAuthClientProvider(
         server_url=sc.mcp_url,
         client_metadata=OAuthClientMetadata(
@@ -380,23 +379,3 @@ async def test_no_secret_of_the_flow_reaches_the_logs(
     password = demo.site.app_passwords("editor")[-1].password
     for secret in (password, answer["code"], verifier, tokens["access_token"], tokens["refresh_token"]):
         assert secret not in out
-
-
-class _Memory:
-    """The SDK client's TokenStorage, in memory."""
-
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
