@@ -13,18 +13,15 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from proxy.demo import RunningDemo, start_demo_upstream
+from proxy.demo import RunningDemo
 from tests.admin.processes import run_cli
+from tests.demo_upstream import demo_fixture
 from tests.e2e.oauth_support import OAuthSidecar, consent, oauth_sidecar, pkce
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def demo() -> AsyncIterator[RunningDemo]:
-    running = await start_demo_upstream()
-    yield running
-    await running.close()
+demo = demo_fixture()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -7,18 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
-import pytest_asyncio
 
 from proxy.config import load_config
-from proxy.demo import DEMO_MCP_PATH, RunningDemo, start_demo_upstream
+from proxy.demo import DEMO_MCP_PATH, RunningDemo
 from tests.admin.processes import CliResult, config_data, run_cli, write_config
+from tests.demo_upstream import demo_fixture
 from tests.proxy_harness import RunningSidecar, running_sidecar
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -36,11 +35,7 @@ INIT = {
 ISSUE = ("keys", "issue", "--site", "localhost", "--user", "admin", "--format", "json")
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def demo() -> AsyncIterator[RunningDemo]:
-    running = await start_demo_upstream()
-    yield running
-    await running.close()
+demo = demo_fixture()
 
 
 def sqlite_config(tmp_path: Path, upstream_url: str) -> Path:

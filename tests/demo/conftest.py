@@ -11,15 +11,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest_asyncio
 
-from proxy.demo import RunningDemo, start_demo_upstream
+from proxy.demo import RunningDemo
 from tests.demo.wp_client import WpClient
+from tests.demo_upstream import demo_fixture
 
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def demo() -> AsyncIterator[RunningDemo]:
-    running = await start_demo_upstream()
-    yield running
-    await running.close()
+demo = demo_fixture()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest_asyncio
 import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDictProxy
 
-from proxy.demo import DEMO_APP_PASSWORDS, DEMO_MCP_PATH, RunningDemo, start_demo_upstream
+from proxy.demo import DEMO_APP_PASSWORDS, DEMO_MCP_PATH, RunningDemo
 from proxy.demo.users import ROLE_CAPABILITIES, normalize_app_password, parse_basic_auth
 from tests.factories import RULES_DIR, make_config
 from tests.proxy_harness import RunningSidecar, running_sidecar
@@ -38,20 +37,6 @@ INITIALIZE = {
     "clientInfo": {"name": "authz-e2e", "version": "1"},
 }
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-
-
-def demo_fixture() -> Any:
-    """A demo WordPress per test module (starting uvicorn costs ~0.2 s); `guarded` resets it per test.
-
-    Modules using it run on one event loop: `pytestmark = pytest.mark.asyncio(loop_scope="module")`.
-    """
-
-    async def demo() -> AsyncIterator[RunningDemo]:
-        running = await start_demo_upstream()
-        yield running
-        await running.close()
-
-    return pytest_asyncio.fixture(demo, loop_scope="module", scope="module")
 
 
 def write_rules(

@@ -4,18 +4,17 @@ chosen before it starts (so its public URL is real), and a small GET helper."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest_asyncio
 import yaml
 from multidict import CIMultiDictProxy
 
 from proxy.config import Config
-from proxy.demo import DEMO_APP_PASSWORDS, DEMO_MCP_PATH, RunningDemo, start_demo_upstream
+from proxy.demo import DEMO_APP_PASSWORDS, DEMO_MCP_PATH
 from tests.factories import RULES_DIR, make_config_data
 from tests.ports import free_port
 from tests.proxy_harness import RunningSidecar, running_sidecar
@@ -31,7 +30,6 @@ __all__ = [
     "SITE_USERS",
     "Answer",
     "config_data",
-    "demo_fixture",
     "fetch",
     "own_url",
     "sidecar_at",
@@ -46,20 +44,6 @@ PRM_SUFFIXED = PRM_ROOT + DEMO_MCP_PATH
 AS_ROOT = "/.well-known/oauth-authorization-server"
 JWKS = "/.well-known/jwks.json"
 DOCUMENT_PATHS = (MANIFEST, "/wp-json/mcp/discovery", PRM_SUFFIXED, PRM_ROOT, AS_ROOT, JWKS)
-
-
-def demo_fixture() -> Any:
-    """A demo WordPress per test module, reset before each use by the tests that change it.
-
-    Modules using it run on one event loop: `pytestmark = pytest.mark.asyncio(loop_scope="module")`.
-    """
-
-    async def demo() -> AsyncIterator[RunningDemo]:
-        running = await start_demo_upstream()
-        yield running
-        await running.close()
-
-    return pytest_asyncio.fixture(demo, loop_scope="module", scope="module")
 
 
 def config_data(upstream_url: str, *, top: Mapping[str, Any] = {}, **site: Any) -> dict[str, Any]:

@@ -17,10 +17,10 @@ import pytest
 from aiohttp import web
 
 from proxy.demo import DEMO_APP_PASSWORDS, DEMO_MCP_PATH, RunningDemo, start_demo_upstream
+from tests.demo_upstream import demo_fixture
 from tests.e2e.authz_support import (
     ALL_SCOPES,
     META_TOOLS,
-    demo_fixture,
     discover_params,
     execute_params,
     fake_wordpress,

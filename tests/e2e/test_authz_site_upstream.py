@@ -20,7 +20,8 @@ from aiohttp.test_utils import TestServer
 
 from proxy.config import Config
 from proxy.demo import RunningDemo
-from tests.e2e.authz_support import ALL_SCOPES, Agent, demo_fixture
+from tests.demo_upstream import demo_fixture
+from tests.e2e.authz_support import ALL_SCOPES, Agent
 from tests.e2e.policy_support import site_data, sites_config
 from tests.proxy_harness import RunningSidecar, running_sidecar
 

@@ -13,12 +13,12 @@ import yaml
 from proxy.config import Config, load_config
 from proxy.demo import RunningDemo
 from proxy.switches import toolset_switch_key
+from tests.demo_upstream import demo_fixture
 from tests.e2e.discovery_support import (
     DOCUMENT_PATHS,
     MANIFEST,
     PRM_SUFFIXED,
     config_data,
-    demo_fixture,
     fetch,
     sidecar_at,
     site_config,

@@ -14,6 +14,7 @@ from proxy.discovery import build_manifest
 from proxy.endpoints import discovery as discovery_endpoint
 from proxy.rules import load_rules
 from proxy.switches import GLOBAL_SWITCH, site_switch_key, toolset_switch_key
+from tests.demo_upstream import demo_fixture
 from tests.e2e.discovery_support import (
     AS_ROOT,
     DEMO_MCP_PATH,
@@ -23,7 +24,6 @@ from tests.e2e.discovery_support import (
     PRM_ROOT,
     PRM_SUFFIXED,
     config_data,
-    demo_fixture,
     fetch,
     sidecar_at,
     site_config,

@@ -23,6 +23,7 @@ from mcp.shared.auth import OAuthMetadata, ProtectedResourceMetadata
 from proxy.config import Config
 from proxy.demo import RunningDemo
 from proxy.rules import load_rules
+from tests.demo_upstream import demo_fixture
 from tests.e2e.discovery_support import (
     AS_ROOT,
     DEMO_MCP_PATH,
@@ -30,7 +31,6 @@ from tests.e2e.discovery_support import (
     PRM_ROOT,
     PRM_SUFFIXED,
     config_data,
-    demo_fixture,
     fetch,
     own_url,
     sidecar_at,

@@ -22,7 +22,8 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from proxy.demo import RunningDemo
-from tests.e2e.authz_support import JSON_HEADERS, Guarded, demo_fixture, execute_params, guarded, write_rules
+from tests.demo_upstream import demo_fixture
+from tests.e2e.authz_support import JSON_HEADERS, Guarded, execute_params, guarded, write_rules
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 demo = demo_fixture()

@@ -23,12 +23,13 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from proxy.config import Config
-from proxy.demo import DEMO_APP_PASSWORDS, DEMO_MCP_PATH, RunningDemo, start_demo_upstream
+from proxy.demo import DEMO_APP_PASSWORDS, DEMO_MCP_PATH, RunningDemo
 from proxy.identity.apikeys import KeyService
 from proxy.identity.tokens import GRANT_CLAIM, WP_USER_CLAIM, TokenService
 from proxy.observe import configure_logging
 from proxy.runtime import SiteRuntime
 from tests.admin.processes import DEMO_USERS, config_data, run_cli, sidecar_process, write_config
+from tests.demo_upstream import demo_fixture
 from tests.factories import TEST_PEPPER, make_config_data
 from tests.proxy_harness import RunningSidecar, running_sidecar
 
@@ -53,11 +54,7 @@ JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json,
 SCOPES = ["mcp.read", "content.read"]
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def demo() -> AsyncIterator[RunningDemo]:
-    running = await start_demo_upstream()
-    yield running
-    await running.close()
+demo = demo_fixture()
 
 
 def two_sites(demo_url: str) -> dict[str, Any]:

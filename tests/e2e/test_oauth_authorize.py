@@ -20,11 +20,12 @@ from mcp.shared.auth import (
 )
 from pydantic import AnyUrl
 
-from proxy.demo import RunningDemo, start_demo_upstream
+from proxy.demo import RunningDemo
 from proxy.demo.users import normalize_app_password
 from proxy.endpoints.authorize import BINDING_COOKIE
 from proxy.observe import configure_logging
 from tests.demo.browser import Page
+from tests.demo_upstream import demo_fixture
 from tests.e2e.oauth_support import (
     REDIRECT_URI,
     MemoryTokenStorage,
@@ -43,11 +44,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 DISCOVER = "mcp-adapter-discover-abilities"
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def demo() -> AsyncIterator[RunningDemo]:
-    running = await start_demo_upstream()
-    yield running
-    await running.close()
+demo = demo_fixture()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -10,7 +10,8 @@ import pytest_asyncio
 from mcp.shared.auth import OAuthClientInformationFull, OAuthMetadata
 from prometheus_client import generate_latest
 
-from proxy.demo import RunningDemo, start_demo_upstream
+from proxy.demo import RunningDemo
+from tests.demo_upstream import demo_fixture
 from tests.e2e.oauth_support import REDIRECT_URI, OAuthSidecar, authorize_url, oauth_sidecar, pkce
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -18,11 +19,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 AS_METADATA = "/.well-known/oauth-authorization-server"
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def demo() -> AsyncIterator[RunningDemo]:
-    running = await start_demo_upstream()
-    yield running
-    await running.close()
+demo = demo_fixture()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -19,7 +19,8 @@ from structlog.testing import capture_logs
 
 from proxy.config import Config
 from proxy.demo import DEMO_MCP_PATH, RunningDemo
-from tests.e2e.authz_support import ALL_SCOPES, INITIALIZE, JSON_HEADERS, demo_fixture
+from tests.demo_upstream import demo_fixture
+from tests.e2e.authz_support import ALL_SCOPES, INITIALIZE, JSON_HEADERS
 from tests.e2e.policy_support import eventually, metric, site_data, sites_config
 from tests.proxy_harness import RunningSidecar, running_sidecar
 

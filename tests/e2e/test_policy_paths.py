@@ -19,7 +19,8 @@ from yarl import URL
 from proxy.config import Config
 from proxy.demo import DEMO_MCP_PATH, RunningDemo
 from tests.demo.wp_client import basic
-from tests.e2e.authz_support import ALL_SCOPES, INITIALIZE, JSON_HEADERS, Agent, demo_fixture
+from tests.demo_upstream import demo_fixture
+from tests.e2e.authz_support import ALL_SCOPES, INITIALIZE, JSON_HEADERS, Agent
 from tests.e2e.policy_support import metric, raw_request, site_data, sites_config
 from tests.proxy_harness import RunningSidecar, running_sidecar
 

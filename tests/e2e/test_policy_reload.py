@@ -23,7 +23,8 @@ from structlog.testing import capture_logs
 from proxy.config import load_config
 from proxy.demo import DEMO_MCP_PATH, RunningDemo
 from tests.admin.processes import config_data, run_cli, sidecar_process, write_config
-from tests.e2e.authz_support import ALL_SCOPES, Agent, demo_fixture
+from tests.demo_upstream import demo_fixture
+from tests.e2e.authz_support import ALL_SCOPES, Agent
 from tests.e2e.policy_support import echo_upstream, eventually, metric, site_data, sites_config
 from tests.factories import RULES_DIR
 from tests.proxy_harness import RunningSidecar, running_sidecar

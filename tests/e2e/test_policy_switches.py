@@ -19,7 +19,8 @@ from proxy.config import Config
 from proxy.demo import DEMO_MCP_PATH, RunningDemo
 from proxy.switches import toolset_switch_key
 from tests.admin.processes import run_cli
-from tests.e2e.authz_support import ALL_SCOPES, INITIALIZE, JSON_HEADERS, Agent, demo_fixture
+from tests.demo_upstream import demo_fixture
+from tests.e2e.authz_support import ALL_SCOPES, INITIALIZE, JSON_HEADERS, Agent
 from tests.e2e.policy_support import eventually, metric, site_data, sites_config
 from tests.proxy_harness import RunningSidecar, running_sidecar
 

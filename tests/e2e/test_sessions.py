@@ -12,7 +12,8 @@ import pytest
 
 from proxy.demo import DEMO_MCP_PATH, RunningDemo
 from proxy.mcp.session import SESSION_PREFIX
-from tests.e2e.authz_support import PROTOCOL_VERSION, Agent, demo_fixture, guarded
+from tests.demo_upstream import demo_fixture
+from tests.e2e.authz_support import PROTOCOL_VERSION, Agent, guarded
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 demo = demo_fixture()

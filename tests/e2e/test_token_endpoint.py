@@ -14,9 +14,10 @@ import pytest
 import pytest_asyncio
 
 from proxy.config import Config
-from proxy.demo import DEMO_MCP_PATH, RunningDemo, start_demo_upstream
+from proxy.demo import DEMO_MCP_PATH, RunningDemo
 from proxy.runtime import SiteRuntime
 from tests.admin.processes import DEMO_USERS
+from tests.demo_upstream import demo_fixture
 from tests.factories import make_config_data
 from tests.proxy_harness import RunningSidecar, running_sidecar
 
@@ -40,11 +41,7 @@ INIT = {
 }
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def demo() -> AsyncIterator[RunningDemo]:
-    running = await start_demo_upstream()
-    yield running
-    await running.close()
+demo = demo_fixture()
 
 
 def config(demo_url: str, *, identity: dict[str, Any] | None = None) -> Config:

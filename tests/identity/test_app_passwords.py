@@ -11,7 +11,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from proxy.demo import DEMO_APP_PASSWORDS, RunningDemo, start_demo_upstream
+from proxy.demo import DEMO_APP_PASSWORDS, RunningDemo
 from proxy.demo.users import INSTALL_APP_ID
 from proxy.identity.app_passwords import (
     ApplicationPasswords,
@@ -20,16 +20,13 @@ from proxy.identity.app_passwords import (
     app_id_for,
     authorize_application_url,
 )
+from tests.demo_upstream import demo_fixture
 from tests.ports import refused_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def demo() -> AsyncIterator[RunningDemo]:
-    running = await start_demo_upstream()
-    yield running
-    await running.close()
+demo = demo_fixture()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
