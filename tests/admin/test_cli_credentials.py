@@ -18,20 +18,11 @@ from proxy.config import load_config
 from proxy.demo import DEMO_MCP_PATH, RunningDemo
 from tests.admin.processes import CliResult, config_data, run_cli, write_config
 from tests.demo_upstream import demo_fixture
+from tests.e2e.authz_support import INITIALIZE_REQUEST
 from tests.proxy_harness import RunningSidecar, running_sidecar
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
 ISSUE = ("keys", "issue", "--site", "localhost", "--user", "admin", "--format", "json")
 
 
@@ -71,7 +62,9 @@ def one_line_error(result: CliResult) -> str:
 
 async def mcp_status(sidecar: RunningSidecar, headers: dict[str, str]) -> int:
     headers = {**headers, "Accept": "application/json, text/event-stream"}
-    async with sidecar.http.post(sidecar.url + DEMO_MCP_PATH, json=INIT, headers=headers) as response:
+    async with sidecar.http.post(
+        sidecar.url + DEMO_MCP_PATH, json=INITIALIZE_REQUEST, headers=headers
+    ) as response:
         return response.status
 
 

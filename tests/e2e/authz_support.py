@@ -36,6 +36,7 @@ INITIALIZE = {
     "capabilities": {},
     "clientInfo": {"name": "authz-e2e", "version": "1"},
 }
+INITIALIZE_REQUEST = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE}
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 

@@ -30,6 +30,7 @@ from proxy.observe import configure_logging
 from proxy.runtime import SiteRuntime
 from tests.admin.processes import DEMO_USERS, config_data, run_cli, sidecar_process, write_config
 from tests.demo_upstream import demo_fixture
+from tests.e2e.authz_support import INITIALIZE_REQUEST
 from tests.factories import TEST_PEPPER, make_config_data
 from tests.proxy_harness import RunningSidecar, running_sidecar
 
@@ -40,16 +41,6 @@ OTHER_HOST = "other.test"
 PRM = "https://localhost/.well-known/oauth-protected-resource/wp-json/mcp/mcp-adapter-default-server"
 OTHER_PRM = "https://other.test/.well-known/oauth-protected-resource/wp-json/mcp/mcp-adapter-default-server"
 INVALID_TOKEN = "The access token is invalid, expired or revoked."
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 SCOPES = ["mcp.read", "content.read"]
 
@@ -90,7 +81,7 @@ def challenge(error: str | None = None, description: str | None = None, *, prm: 
 
 
 async def post_mcp(
-    sc: RunningSidecar, headers: Any, *, host: str | None = None, body: Any = INIT
+    sc: RunningSidecar, headers: Any, *, host: str | None = None, body: Any = INITIALIZE_REQUEST
 ) -> tuple[int, CIMultiDict[str], Any]:
     all_headers = CIMultiDict(JSON_HEADERS)
     all_headers.extend(CIMultiDict(headers))
@@ -685,7 +676,7 @@ async def test_revocation_reaches_a_second_sidecar_process(
             result = {}
             for name, headers in credentials.items():
                 async with one.http.post(
-                    two.url + MCP, json=INIT, headers={**JSON_HEADERS, **headers}
+                    two.url + MCP, json=INITIALIZE_REQUEST, headers={**JSON_HEADERS, **headers}
                 ) as response:
                     on_two = response.status
                 result[name] = ((await post_mcp(one, headers))[0], on_two)

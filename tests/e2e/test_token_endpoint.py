@@ -18,6 +18,7 @@ from proxy.demo import DEMO_MCP_PATH, RunningDemo
 from proxy.runtime import SiteRuntime
 from tests.admin.processes import DEMO_USERS
 from tests.demo_upstream import demo_fixture
+from tests.e2e.authz_support import INITIALIZE_REQUEST
 from tests.factories import make_config_data
 from tests.proxy_harness import RunningSidecar, running_sidecar
 
@@ -29,16 +30,6 @@ OTHER_HOST = "other.test"
 SCOPES = ["mcp.read", "content.read"]
 CC = {"grant_type": "client_credentials"}
 FORM = "application/x-www-form-urlencoded"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
 
 
 demo = demo_fixture()
@@ -111,7 +102,7 @@ def assert_no_store(headers: dict[str, str]) -> None:
 
 async def mcp_status(sc: RunningSidecar, token: str) -> int:
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}
-    async with sc.http.post(sc.url + DEMO_MCP_PATH, json=INIT, headers=headers) as response:
+    async with sc.http.post(sc.url + DEMO_MCP_PATH, json=INITIALIZE_REQUEST, headers=headers) as response:
         return response.status
 
 
