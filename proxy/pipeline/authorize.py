@@ -15,10 +15,10 @@ anything else is looked at.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from mcp_types.jsonrpc import INVALID_PARAMS
 
@@ -62,10 +62,6 @@ def session_owner(principal: Principal) -> str:
     """Whom a session is bound to. The WordPress user is part of it: OAuth principals are named by
     their client, and one public client may act for several WordPress users."""
     return f"{principal.kind}:{principal.id}:{principal.wp_user}"
-
-
-def _basic(login: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
 
 
 def _denial_error(denial: Denial, principal: Principal) -> SidecarError:
@@ -266,7 +262,7 @@ class _Authorizer:
     ) -> None:
         services = self._services
         ctx.upstream_drop |= CLIENT_CREDENTIAL_HEADERS
-        ctx.upstream_headers[AUTHORIZATION] = _basic(login, password)
+        ctx.upstream_headers[AUTHORIZATION] = aiohttp.encode_basic_auth(login, password)
         if upstream_session is not None:
             ctx.upstream_drop.add(MCP_SESSION_ID.lower())
             ctx.upstream_headers[MCP_SESSION_ID] = upstream_session
