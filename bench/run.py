@@ -323,6 +323,17 @@ def _cpu(a: Result, b: Result) -> str:
     return f"; CPU {a.cpu_us:.0f} vs {b.cpu_us:.0f} us/req"
 
 
+def _refusals_verdict(bench: Bench, what: str, refused: Result, passthrough: Result, reached: int) -> None:
+    """Refusals must come at least as fast as forwarding, without ever reaching the upstream."""
+    ratio = _ratio(refused, passthrough)
+    bench.verdict(
+        what,
+        f"{ratio:.2f}x{_cpu(refused, passthrough)}; upstream reached {reached} times",
+        ">= 1.0x, upstream 0",
+        ratio >= 1.0 and reached == 0,
+    )
+
+
 def scenario_proxy(bench: Bench) -> None:
     """Issue 3: throughput against the minimal baseline, latency added over upstream direct."""
     assert bench.baseline is not None
@@ -408,13 +419,7 @@ def scenario_identity(bench: Bench) -> None:
         ">= 0.8x",
         ratio >= 0.8,
     )
-    ratio = _ratio(refused, passthrough)
-    bench.verdict(
-        "4 bogus-key refusals / passthrough throughput",
-        f"{ratio:.2f}x{_cpu(refused, passthrough)}; upstream reached {reached} times",
-        ">= 1.0x, upstream 0",
-        ratio >= 1.0 and reached == 0,
-    )
+    _refusals_verdict(bench, "4 bogus-key refusals / passthrough throughput", refused, passthrough, reached)
     bench.verdict(
         "4 authenticated tools/call / passthrough throughput",
         f"{_ratio(api_key_call, passthrough_call):.2f}x{_cpu(api_key_call, passthrough_call)}",
@@ -499,13 +504,7 @@ def scenario_limits(bench: Bench) -> None:
         )
     if "redis" not in bench.keys:
         bench.verdict("7 redis limiter", "skipped: Redis not reachable", "a running Redis", None)
-    ratio = _ratio(rejected, passthrough)
-    bench.verdict(
-        "7 rejected (429) / passthrough throughput",
-        f"{ratio:.2f}x{_cpu(rejected, passthrough)}; upstream reached {reached} times",
-        ">= 1.0x, upstream 0",
-        ratio >= 1.0 and reached == 0,
-    )
+    _refusals_verdict(bench, "7 rejected (429) / passthrough throughput", rejected, passthrough, reached)
 
 
 RUNNERS: dict[str, Callable[[Bench], None]] = {
