@@ -194,18 +194,16 @@ class RateLimiter:
     ) -> tuple[Limit, ...]:
         """The limits this request meets. A plain request's (one request, no named calls) depend only
         on the settings, site, tier and caller: remembered, as the same callers come back."""
-        if usage is not ONE_REQUEST:
-            return limits_for(
-                settings, prefix=self._prefix, site=site, tier=tier, principal_key=principal_key, usage=usage
-            )
+        plain = usage is ONE_REQUEST
         key = (id(settings), site, tier, principal_key)
-        known = self._plain_limits.get(key)
+        known = self._plain_limits.get(key) if plain else None
         if known is not None and known[0] is settings:  # the same settings object, not a reused id
             return known[1]
         limits = limits_for(
             settings, prefix=self._prefix, site=site, tier=tier, principal_key=principal_key, usage=usage
         )
-        self._plain_limits[key] = (settings, limits)
+        if plain:
+            self._plain_limits[key] = (settings, limits)
         return limits
 
     async def close(self) -> None:
