@@ -421,7 +421,7 @@ async def _enter_wal(db: aiosqlite.Connection, retry_seconds: float) -> None:
             await db.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
                 raise
         await asyncio.sleep(random.uniform(0.005, 0.03))  # jittered, so openers don't retry in step
 
