@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.hdrs import CONTENT_TYPE
 
 from proxy.context import RequestContext
 from proxy.errors import SidecarError
@@ -73,6 +74,7 @@ class ChallengeScopes:
 _challenge_scopes = ChallengeScopes()
 # Built once: json.dumps with any option builds a new encoder on every call (refusals can be a flood).
 _encode_compact = json.JSONEncoder(separators=(",", ":")).encode
+_JSON_UTF8 = "application/json; charset=utf-8"
 
 
 def _quote(value: str) -> str:
@@ -135,9 +137,7 @@ def render_error(ctx: RequestContext, error: SidecarError) -> web.Response:
         headers.setdefault("Connection", "close")  # the rest of an oversized body is never read
     if ctx.route == "oauth":
         headers.setdefault("Cache-Control", "no-store")
+    headers[CONTENT_TYPE] = _JSON_UTF8  # as content_type= and text= would set it, without their work
     return web.Response(
-        status=error.status,
-        headers=headers,
-        content_type="application/json",
-        text=_encode_compact(_body(ctx, error)),
+        status=error.status, headers=headers, body=_encode_compact(_body(ctx, error)).encode()
     )

@@ -21,9 +21,10 @@ What a request spends (see `usage_of`):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from aiohttp import web
+from cachetools import LRUCache
 
 from proxy.context import RequestContext
 from proxy.identity.principal import Principal
@@ -36,7 +37,7 @@ from proxy.ratelimit.usage import ONE_REQUEST
 from proxy.rules import Rule, Rules
 from proxy.services import Services
 
-__all__ = ["HomeToolsets", "limit_key", "make_limit", "spend", "usage_of"]
+__all__ = ["HomeToolsets", "UsageBook", "limit_key", "make_limit", "spend", "usage_of"]
 
 
 def limit_key(principal: Principal) -> str:
@@ -111,6 +112,37 @@ def usage_of(ctx: RequestContext, homes: HomeToolsets) -> Usage:
     return Usage(requests=requests, tools=tools, toolsets=toolsets, commands=commands)
 
 
+class UsageBook:
+    """`usage_of`, remembered for requests of one message or one command: what such a request spends
+    depends only on the rules and its target, and the same few targets come back all day."""
+
+    def __init__(self, homes: HomeToolsets, *, size: int = 4096) -> None:
+        self._homes = homes
+        self._known: LRUCache[Hashable, tuple[Rules, Usage]] = LRUCache(maxsize=size)
+
+    def usage(self, ctx: RequestContext) -> Usage:
+        key = _single_target(ctx)
+        if key is None:
+            return usage_of(ctx, self._homes)
+        rules = ctx.runtime.rules
+        known = self._known.get(key)
+        if known is not None and known[0] is rules:  # a reload brings new rules: worked out again
+            return known[1]
+        usage = usage_of(ctx, self._homes)
+        self._known[key] = (rules, usage)
+        return usage
+
+
+def _single_target(ctx: RequestContext) -> Hashable | None:
+    """What `usage_of` reads of a request of one target (None: a batch, or nothing inspected)."""
+    if isinstance(ctx.mcp, CommandEnvelope):
+        return ("command", ctx.mcp.command)
+    if isinstance(ctx.mcp, Inspected) and len(ctx.mcp.targets) == 1:
+        target = ctx.mcp.targets[0][1]
+        return (target.kind, target.name, target.ability)
+    return None
+
+
 async def spend(
     services: Services, ctx: RequestContext, *, tier: str, key: str, usage: Callable[[], Usage]
 ) -> None:
@@ -126,14 +158,14 @@ async def spend(
         site=site.name, tier=tier, principal_key=key, usage=usage(), overrides=overrides
     )
     services.metrics.ratelimit.labels(site.name, tier, decision.outcome).inc()
-    ctx.response_headers.update(rate_limit_headers(decision))
     if not decision.allowed:
         ctx.log_fields["rate_limit_policy"] = decision.policy
-        raise rate_limit_error(decision)
+        raise rate_limit_error(decision)  # with the decision's headers
+    ctx.response_headers.update(rate_limit_headers(decision))
 
 
 def make_limit(services: Services) -> Stage:
-    homes = HomeToolsets()
+    book = UsageBook(HomeToolsets())
 
     async def limit(ctx: RequestContext) -> web.StreamResponse | None:
         principal = ctx.principal
@@ -144,7 +176,7 @@ def make_limit(services: Services) -> Stage:
             ctx,
             tier=principal.tier,
             key=limit_key(principal),
-            usage=lambda: usage_of(ctx, homes),
+            usage=lambda: book.usage(ctx),
         )
         return None
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from cachetools import LRUCache
@@ -106,8 +106,8 @@ class RateLimiter:
         self._shared = RedisCounters(redis_client) if redis_client is not None else None
         self._breaker = StoreBreaker(cooldown=store_retry_after, clock=clock)
         self._overridden: LRUCache[tuple[str, str], RateLimitSettings] = LRUCache(maxsize=256)
-        self._plain_limits: LRUCache[
-            tuple[int, str, str, str], tuple[RateLimitSettings, tuple[Limit, ...]]
+        self._known_limits: LRUCache[
+            tuple[int, str, str, str, Hashable], tuple[RateLimitSettings, tuple[Limit, ...]]
         ] = LRUCache(maxsize=10_000)
 
     def _all_settings(self) -> list[tuple[str, RateLimitSettings]]:
@@ -192,18 +192,16 @@ class RateLimiter:
     def _limits(
         self, settings: RateLimitSettings, site: str, tier: str, principal_key: str, usage: Usage
     ) -> tuple[Limit, ...]:
-        """The limits this request meets. A plain request's (one request, no named calls) depend only
-        on the settings, site, tier and caller: remembered, as the same callers come back."""
-        plain = usage is ONE_REQUEST
-        key = (id(settings), site, tier, principal_key)
-        known = self._plain_limits.get(key) if plain else None
+        """The limits this request meets. They depend only on the settings, site, tier, caller and
+        usage: remembered, as the same callers come back with the same calls."""
+        key = (id(settings), site, tier, principal_key, usage.key)
+        known = self._known_limits.get(key)
         if known is not None and known[0] is settings:  # the same settings object, not a reused id
             return known[1]
         limits = limits_for(
             settings, prefix=self._prefix, site=site, tier=tier, principal_key=principal_key, usage=usage
         )
-        if plain:
-            self._plain_limits[key] = (settings, limits)
+        self._known_limits[key] = (settings, limits)
         return limits
 
     async def close(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 __all__ = ["ONE_REQUEST", "Usage"]
@@ -22,11 +22,15 @@ class Usage:
     tools: Mapping[str, int] = field(default_factory=dict)
     toolsets: Mapping[str, int] = field(default_factory=dict)
     commands: Mapping[str, int] = field(default_factory=dict)
+    # Every count above as one hashable value: equal usages share the limits worked out for them.
+    key: Hashable = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         counts = [self.requests, *self.tools.values(), *self.toolsets.values(), *self.commands.values()]
         if any(count < 1 for count in counts):
             raise ValueError(f"usage counts must be at least 1: {self}")
+        named = tuple(tuple(sorted(spent.items())) for spent in (self.tools, self.toolsets, self.commands))
+        object.__setattr__(self, "key", (self.requests, *named))
 
 
 ONE_REQUEST = Usage()  # most requests (initialize, ping, tools/list): shared, not rebuilt each time

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from types import SimpleNamespace
+from typing import cast
+
 import pytest
 
+from proxy.context import RequestContext
 from proxy.identity.principal import Principal, PrincipalKind
-from proxy.pipeline.limit import HomeToolsets, limit_key
+from proxy.mcp.jsonrpc import parse_body
+from proxy.mcp.target import resolve_target
+from proxy.pipeline.inspect import Inspected
+from proxy.pipeline.limit import HomeToolsets, UsageBook, limit_key, usage_of
 from proxy.rules import Kind, Rules, load_rules
 from tests.factories import RULES_DIR
 
@@ -59,3 +67,46 @@ def test_the_home_toolset_is_the_most_specific(rules: Rules, kind: Kind, name: s
 
 def test_no_rule_no_home(rules: Rules) -> None:
     assert HomeToolsets().home(rules, rules.lookup("ability", "acme/unlisted")) is None
+
+
+def _inspected_context(rules: Rules, body: bytes) -> RequestContext:
+    """The two things the limit stage's usage reads of a request: its rules and its inspected body."""
+    parsed = parse_body(body)
+    targets = tuple((message, resolve_target(message)) for message in parsed.messages)
+    context = SimpleNamespace(
+        runtime=SimpleNamespace(rules=rules), mcp=Inspected(parsed, targets, "handshake")
+    )
+    return cast(RequestContext, context)
+
+
+def _call(ability: str, id: int = 1) -> dict[str, object]:
+    arguments = {"ability_name": ability, "parameters": {}}
+    params = {"name": "mcp-adapter-execute-ability", "arguments": arguments}
+    return {"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params}
+
+
+def test_the_usage_of_one_call_is_worked_out_once_per_target_and_rules(rules: Rules) -> None:
+    book = UsageBook(HomeToolsets())
+    create = _inspected_context(rules, json.dumps(_call("demo/create-post")).encode())
+    usage = book.usage(create)
+    assert usage == usage_of(create, HomeToolsets())
+    assert usage.tools == {"mcp-adapter-execute-ability": 1, "demo/create-post": 1}
+    assert usage.toolsets == {"content": 1}
+    assert (
+        book.usage(_inspected_context(rules, json.dumps(_call("demo/create-post", id=7)).encode())) is usage
+    )
+    other = book.usage(_inspected_context(rules, json.dumps(_call("demo/get-post")).encode()))
+    assert other.tools == {"mcp-adapter-execute-ability": 1, "demo/get-post": 1}
+    reloaded = load_rules(RULES_DIR / "tools.yaml", RULES_DIR / "toolsets.yaml")
+    again = book.usage(_inspected_context(reloaded, json.dumps(_call("demo/create-post")).encode()))
+    assert again == usage
+    assert again is not usage  # new rules: worked out again, not taken from the old ones
+
+
+def test_a_batch_spends_per_message_and_is_not_remembered(rules: Rules) -> None:
+    book = UsageBook(HomeToolsets())
+    body = json.dumps([_call("demo/get-post", id=1), _call("demo/get-post", id=2)]).encode()
+    usage = book.usage(_inspected_context(rules, body))
+    assert usage.requests == 2
+    assert usage.tools == {"mcp-adapter-execute-ability": 2, "demo/get-post": 2}
+    assert book.usage(_inspected_context(rules, body)) is not usage

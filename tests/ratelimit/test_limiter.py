@@ -240,3 +240,33 @@ async def test_a_batch_bigger_than_a_burst_is_too_large_without_counting(clock: 
 def test_usage_counts_are_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Usage(tools={"search": 0})
+
+
+def test_equal_usages_have_one_key_whatever_their_order() -> None:
+    one = Usage(requests=2, tools={"a": 1, "b": 2}, toolsets={"x": 1})
+    same = Usage(requests=2, tools={"b": 2, "a": 1}, toolsets={"x": 1})
+    assert one.key == same.key
+    assert one.key != Usage(requests=2, tools={"a": 1, "b": 2}, commands={"x": 1}).key
+    assert one.key != Usage(requests=1, tools={"a": 1, "b": 2}, toolsets={"x": 1}).key
+
+
+async def test_a_tool_limit_holds_across_distinct_but_equal_usages(clock: FakeClock) -> None:
+    """Limits are remembered by what a usage spends: each request's own Usage object still counts."""
+    rl = limiter(clock, tools={"search": {"requests": 2, "per_seconds": 60}})
+    outcomes = [
+        (
+            await rl.check(
+                site="demo", tier="authenticated", principal_key="k", usage=Usage(tools={"search": 1})
+            )
+        ).policy
+        for _ in range(3)
+    ]
+    assert outcomes[2] == "tool:search"
+    refused = await rl.check(
+        site="demo", tier="authenticated", principal_key="k", usage=Usage(tools={"search": 1})
+    )
+    assert not refused.allowed
+    other_caller = await rl.check(
+        site="demo", tier="authenticated", principal_key="k2", usage=Usage(tools={"search": 1})
+    )
+    assert other_caller.allowed
