@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -623,6 +624,43 @@ async def test_unparsable_headers_are_a_400_without_a_trace_in_logs(
     assert "aaaaaaaa" not in logs
     assert '"event": "unparsable_request"' in logs
     assert reached_mcp(demo) == []
+
+
+def _ping_padded_to(size: int) -> bytes:
+    """A valid JSON-RPC ping of `size` bytes (whitespace padding), so only its size can be refused."""
+    head = b'{"jsonrpc": "2.0", "id": 1, "method": "ping"'
+    return head + b" " * (size - len(head) - 1) + b"}"
+
+
+async def _chunks(body: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), 64 * 1024):
+        yield body[start : start + 64 * 1024]
+
+
+@pytest.mark.parametrize("sent", ["declared", "chunked", "gzip"])
+async def test_an_mcp_body_over_its_limit_is_413_before_wordpress(
+    sc: RunningSidecar, demo: RunningDemo, sent: str
+) -> None:
+    """`limits.max_mcp_body_bytes` (1 MiB) holds however the body comes: with its length, chunked, or
+    gzip-encoded (a small body on the wire that the server decodes to more than the limit)."""
+    raw, _ = await issue_key(sc)
+    body = _ping_padded_to(1024 * 1024 + 1)
+    headers = {**JSON_HEADERS, "X-API-Key": raw}
+    data: Any = body
+    if sent == "chunked":
+        data = _chunks(body)
+    elif sent == "gzip":
+        data = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+        assert len(data) < 10_000
+    demo.site.reset_counters()
+    async with sc.http.post(sc.url + MCP, data=data, headers=headers) as response:
+        assert response.status == 413
+        answer = await response.json()
+    assert answer["error"]["data"]["code"] == "body_too_large"
+    assert reached_mcp(demo) == []
+    async with sc.http.post(sc.url + MCP, data=_ping_padded_to(1024 * 1024), headers=headers) as response:
+        assert response.status != 413  # the limit itself is allowed
 
 
 # -- a second replica sharing Redis ------------------------------------------------------------------
