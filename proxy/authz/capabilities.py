@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 from cachetools import TTLCache
 
+from proxy.caching import cached
 from proxy.errors import SidecarError
 
 __all__ = ["USERS_ME_ROUTE", "CapabilityResolver"]
@@ -78,10 +79,10 @@ class CapabilityResolver:
         to send (`SiteRuntime.upstream_host`), None for the URL's own."""
         key = (site_key, login)
         digest = self._digest(app_password)
-        answer = self._answers.get(key)
+        answer = cached(self._answers, key, None)
         if answer is not None and hmac.compare_digest(answer[0], digest):
             return answer[1]
-        failure = self._failures.get(key)
+        failure = cached(self._failures, key, None)
         if failure is not None and hmac.compare_digest(failure[0], digest):
             raise SidecarError(*failure[1])
         flight = (site_key, login, digest)

@@ -7,11 +7,14 @@ key from a revoked one or a token of another site; the internal reason rides on 
 
 from __future__ import annotations
 
+from cachetools import LRUCache
+
 from proxy.errors import SidecarError
 from proxy.identity.apikeys import KeyService, looks_like_api_key
 from proxy.identity.credentials import Credential, CredentialError
 from proxy.identity.principal import Principal
 from proxy.identity.tokens import GRANT_CLAIM, WP_USER_CLAIM, TokenService
+from proxy.stores.records import ApiKeyRecord
 
 __all__ = ["Authenticator"]
 
@@ -22,6 +25,11 @@ class Authenticator:
     def __init__(self, keys: KeyService, tokens: TokenService) -> None:
         self._keys = keys
         self._tokens = tokens
+        # An API key's principal, built once per key record read (KeyService hands back the same record
+        # object until its cache entry expires): (key id, site, tier) -> (record, principal).
+        self._key_principals: LRUCache[tuple[str, str, str], tuple[ApiKeyRecord, Principal]] = LRUCache(
+            maxsize=10_000
+        )
 
     async def authenticate(
         self, credential: Credential, *, site: str, audience: str, tier: str = "authenticated"
@@ -42,7 +50,11 @@ class Authenticator:
         record = await self._keys.authenticate(raw)
         if record.site != site:
             raise CredentialError("other_site")
-        return Principal(
+        memo_key = (record.id, site, tier)
+        known = self._key_principals.get(memo_key)
+        if known is not None and known[0] is record:
+            return known[1]
+        principal = Principal(
             kind="api_key",
             id=record.id,
             site=site,
@@ -51,6 +63,8 @@ class Authenticator:
             profile=record.profile,
             tier=tier,
         )
+        self._key_principals[memo_key] = (record, principal)
+        return principal
 
     async def _access_token(self, token: str, site: str, audience: str, tier: str) -> Principal:
         claims = await self._tokens.verify(token, audience=audience, site=site)

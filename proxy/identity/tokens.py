@@ -21,6 +21,7 @@ from typing import Any
 import jwt
 from cachetools import TTLCache
 
+from proxy.caching import cached
 from proxy.identity.credentials import CredentialError
 from proxy.identity.lifetimes import check_ttl_hours
 from proxy.identity.scopes import check_scopes, format_scope
@@ -255,13 +256,13 @@ class TokenService:
         return claims
 
     async def _epoch(self, scope: str) -> int:
-        epoch = self._epochs.get(scope)
+        epoch = cached(self._epochs, scope, None)
         if epoch is None:
             epoch = self._epochs[scope] = await self._store.get_epoch(scope)
         return epoch
 
     async def _is_revoked(self, jti: str) -> bool:
-        revoked = self._revoked.get(jti)
+        revoked = cached(self._revoked, jti, None)
         if revoked is None:
             revoked = self._revoked[jti] = await self._store.is_token_revoked(jti)
         return revoked

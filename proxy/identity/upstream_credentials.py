@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from proxy.caching import cached
 from proxy.identity.hashing import handle_hash
 from proxy.identity.principal import Principal
 from proxy.stores.base import Store
@@ -165,9 +166,9 @@ class UpstreamCredentials:
     async def stored(self, site: str, client_id: str, login: str) -> StoredCredential | None:
         """The password `login` granted `client_id` on `site` (cached), None when none is kept."""
         identity = _identity(site, client_id, login)
-        cached = self._cache.get(identity, _UNSET)
-        if cached is not _UNSET:
-            return cached
+        known = cached(self._cache, identity, _UNSET)
+        if known is not _UNSET:
+            return known
         data = await self._store.get_grant(CREDENTIAL_KIND, handle_hash(identity))
         credential = None
         if data is not None:

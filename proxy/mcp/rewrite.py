@@ -106,17 +106,18 @@ class ResponseRewriter:
         visible_ability: NamePredicate,
     ) -> None:
         messages = requests.messages if isinstance(requests, ParsedBody) else requests
-        # partials, not bound methods: the rewriter must not reference itself (a cycle per request)
-        tools = partial(filter_tools_list, visible_tool=visible_tool)
-        abilities = partial(filter_discovered_abilities, visible_ability=visible_ability)
         self._pending: dict[tuple[type, RequestId], Callable[[dict[str, Any]], dict[str, Any]]] = {}
         for message in messages:
             if message.kind != "request" or message.id is None:
                 continue
+            # partials, not bound methods: the rewriter must not reference itself (a cycle per request)
             if message.method in TOOL_LIST_METHODS:
-                self._pending[(type(message.id), message.id)] = tools
+                rewrite = partial(filter_tools_list, visible_tool=visible_tool)
             elif message.method == "tools/call" and message.params.get("name") == DISCOVER_ABILITIES_TOOL:
-                self._pending[(type(message.id), message.id)] = abilities
+                rewrite = partial(filter_discovered_abilities, visible_ability=visible_ability)
+            else:
+                continue
+            self._pending[(type(message.id), message.id)] = rewrite
 
     @property
     def active(self) -> bool:

@@ -39,6 +39,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+# Built once: json.loads with any keyword argument builds a new decoder (and its scanner) per call.
+_STRICT = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
+
+
 def nesting_exceeds(value: Any, limit: int) -> bool:
     """True when arrays/objects nest deeper than `limit`; iterative, so any depth is safe to measure."""
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -58,7 +62,7 @@ def load_json(body: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     except UnicodeDecodeError as exc:
         raise StrictJsonError("not_utf8", f"body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
+        value = _STRICT.decode(text)
     except StrictJsonError:
         raise
     except RecursionError:

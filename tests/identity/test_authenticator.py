@@ -141,3 +141,18 @@ async def test_revoked_and_expired_keys(identity: IdentityServices, clock: FakeC
     clock.advance(3600)
     assert await refused(identity, Credential("api_key", revoked.raw)) == "revoked"
     assert await refused(identity, Credential("bearer", expiring.raw)) == "expired"
+
+
+async def test_a_key_principal_is_built_once_per_key_record_and_tier(identity: IdentityServices) -> None:
+    issued = await identity.keys.issue(SITE, "editor", label="ci", scopes=["posts:read"])
+    credential = Credential("api_key", issued.raw)
+
+    async def principal(tier: str) -> Principal:
+        return await identity.authenticator.authenticate(credential, site=SITE, audience=AUDIENCE, tier=tier)
+
+    first = await principal("authenticated")
+    assert await principal("authenticated") is first
+    partner = await principal("partner")
+    assert partner.tier == "partner"
+    assert partner is not first
+    assert first.tier == "authenticated"  # the shared principal was not changed by the other tier

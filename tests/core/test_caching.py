@@ -1,0 +1,28 @@
+"""proxy.caching.cached answers what `get` would, expired entries included."""
+
+from __future__ import annotations
+
+from cachetools import LRUCache, TTLCache
+
+from proxy.caching import cached
+
+
+def test_a_ttl_entry_is_read_until_it_expires() -> None:
+    now = [0.0]
+    cache: TTLCache[str, int | None] = TTLCache(maxsize=4, ttl=10, timer=lambda: now[0])
+    cache["a"] = 1
+    cache["none"] = None
+    assert cached(cache, "a", -1) == 1
+    assert cached(cache, "none", -1) is None  # a cached None is an answer, not a miss
+    assert cached(cache, "b", -1) == -1
+    now[0] = 10.0
+    assert cached(cache, "a", -1) == -1
+    assert cache.get("a", -1) == -1
+
+
+def test_plain_caches_and_dicts_too() -> None:
+    lru: LRUCache[str, int] = LRUCache(maxsize=1)
+    lru["a"] = 1
+    lru["b"] = 2
+    assert (cached(lru, "a", 0), cached(lru, "b", 0)) == (0, 2)
+    assert cached({"k": "v"}, "k", None) == "v"
