@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cachetools import LRUCache
-
 from proxy.authz.decision import Authorizer
+from proxy.caching import Memo
 from proxy.config import Config, SiteSettings, load_config
 from proxy.discovery.oauth_metadata import prm_url, resource_url
 from proxy.policy.allowlist import Allowlist
@@ -41,30 +40,32 @@ class SiteRuntime:
     # classify's verdicts by (method, raw target, method-override headers): the same few MCP and REST
     # targets arrive again and again, and judging one re-reads it as PHP would (proxy.policy.paths).
     # Bounded, and new with every reload, so a verdict never outlives the policy that made it.
-    route_cache: LRUCache[tuple[str, str, frozenset[str]], Any] = field(
-        default_factory=lambda: LRUCache(maxsize=ROUTE_CACHE_SIZE), compare=False, repr=False
+    route_cache: Memo[tuple[str, str, frozenset[str]], Any] = field(
+        default_factory=lambda: Memo(ROUTE_CACHE_SIZE), compare=False, repr=False
     )
 
     @property
     def upstream_url(self) -> str:
         return self.settings.upstream.url
 
+    # Worked out once (__post_init__), as every MCP request asks for them:
+    # WordPress's REST index of this site, upstream (`GET` it for the registered `namespaces`).
+    rest_index_url: str = field(init=False, compare=False, repr=False)
+    # The Host header WordPress expects on the sidecar's own calls: the site's first host name when the
+    # Host is preserved (a multisite picks the site by it), else None (the upstream URL's host).
+    upstream_host: str | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        object.__setattr__(self, "rest_index_url", f"{self.wordpress_url}{settings.rest_prefix}/")
+        upstream_host = settings.hosts[0] if settings.upstream.preserve_host else None
+        object.__setattr__(self, "upstream_host", upstream_host)
+
     @property
     def wordpress_url(self) -> str:
         """Where this site's WordPress lives upstream: the upstream URL plus the sub-directory prefix
         (the sidecar forwards paths unchanged, so `/blog/wp-json/...` is `<upstream>/blog/wp-json/...`)."""
         return self.settings.upstream.url + self.settings.path_prefix
-
-    @property
-    def rest_index_url(self) -> str:
-        """WordPress's REST index of this site, upstream (`GET` it for the registered `namespaces`)."""
-        return f"{self.wordpress_url}{self.settings.rest_prefix}/"
-
-    @property
-    def upstream_host(self) -> str | None:
-        """The Host header WordPress expects on the sidecar's own calls: the site's first host name when
-        the Host is preserved (a multisite picks the site by it), else None (the upstream URL's host)."""
-        return self.settings.hosts[0] if self.settings.upstream.preserve_host else None
 
     @property
     def display_name(self) -> str:

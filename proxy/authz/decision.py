@@ -35,8 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cachetools import LRUCache
-
+from proxy.caching import Memo
 from proxy.errors import SidecarError
 from proxy.identity.principal import Principal
 from proxy.rules import Kind, Rule, Rules
@@ -88,7 +87,7 @@ class Authorizer:
 
     def __init__(self, rules: Rules, *, cache_size: int = 1024) -> None:
         self.rules = rules
-        self._gates: LRUCache[tuple[Any, ...], _Gate] = LRUCache(maxsize=cache_size)
+        self._gates: Memo[tuple[Any, ...], _Gate] = Memo(maxsize=cache_size)
 
     def view(
         self,
@@ -108,7 +107,7 @@ class Authorizer:
         key = (principal.profile, tuple(narrow), site)
         gate = self._gates.get(key)
         if gate is None:
-            gate = self._gates[key] = self._gate(principal.profile, narrow, site)
+            gate = self._gates.remember(key, self._gate(principal.profile, narrow, site))
         return AccessView(self.rules, gate, principal.scopes, capabilities)
 
     def _gate(self, profile: str | None, narrow: Sequence[str], site: frozenset[str]) -> _Gate:

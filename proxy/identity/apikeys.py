@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from cachetools import TTLCache
 
 from proxy.identity.credentials import CredentialError
-from proxy.identity.hashing import check_pepper, keyed_hash
+from proxy.identity.hashing import KeyedHasher, check_pepper
 from proxy.identity.lifetimes import check_ttl_hours, expires_at
 from proxy.identity.scopes import check_scopes
 from proxy.stores.base import Store
@@ -62,7 +62,7 @@ class KeyService:
         cache_size: int = 10_000,
     ) -> None:
         self._store = store
-        self._pepper = check_pepper(pepper)
+        self._hash = KeyedHasher(check_pepper(pepper))
         self._default_ttl = check_ttl_hours(default_ttl_hours, what="default_ttl_hours")
         self._clock = clock
         self._last_used: dict[str, float] = {}
@@ -94,7 +94,7 @@ class KeyService:
         record = ApiKeyRecord(
             id="key_" + secrets.token_hex(8),
             site=site,
-            key_hash=keyed_hash(self._pepper, raw),
+            key_hash=self._hash(raw),
             label=label,
             wp_user=wp_user,
             scopes=check_scopes(scopes),
@@ -112,7 +112,7 @@ class KeyService:
         """
         if not _API_KEY.fullmatch(raw):
             raise CredentialError("malformed")
-        record = await self._lookup(keyed_hash(self._pepper, raw))
+        record = await self._lookup(self._hash(raw))
         if record is None:
             raise CredentialError("unknown")
         if record.revoked_at is not None:

@@ -7,8 +7,7 @@ key from a revoked one or a token of another site; the internal reason rides on 
 
 from __future__ import annotations
 
-from cachetools import LRUCache
-
+from proxy.caching import Memo
 from proxy.errors import SidecarError
 from proxy.identity.apikeys import KeyService, looks_like_api_key
 from proxy.identity.credentials import Credential, CredentialError
@@ -27,9 +26,7 @@ class Authenticator:
         self._tokens = tokens
         # An API key's principal, built once per key record read (KeyService hands back the same record
         # object until its cache entry expires): (key id, site, tier) -> (record, principal).
-        self._key_principals: LRUCache[tuple[str, str, str], tuple[ApiKeyRecord, Principal]] = LRUCache(
-            maxsize=10_000
-        )
+        self._key_principals: Memo[tuple[str, str, str], tuple[ApiKeyRecord, Principal]] = Memo(10_000)
 
     async def authenticate(
         self, credential: Credential, *, site: str, audience: str, tier: str = "authenticated"
@@ -63,7 +60,7 @@ class Authenticator:
             profile=record.profile,
             tier=tier,
         )
-        self._key_principals[memo_key] = (record, principal)
+        self._key_principals.remember(memo_key, (record, principal))
         return principal
 
     async def _access_token(self, token: str, site: str, audience: str, tier: str) -> Principal:

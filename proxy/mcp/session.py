@@ -15,10 +15,10 @@ import os
 import re
 from collections.abc import Sequence
 
-from cachetools import LRUCache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from proxy.caching import Memo
 from proxy.mcp.jsonrpc import JsonRpcError
 
 __all__ = ["SESSION_PREFIX", "SessionNotFound", "SessionSealer"]
@@ -59,7 +59,7 @@ class SessionSealer:
         self._openers = tuple(AESGCM(k) for k in keys)
         # A client sends its sealed id on every request: each one is authenticated and decrypted once,
         # then remembered by (id, principal, site), so a hit is exactly what decryption would answer.
-        self._opened: LRUCache[tuple[str, str, str], str] = LRUCache(maxsize=_OPENED_CACHE_SIZE)
+        self._opened: Memo[tuple[str, str, str], str] = Memo(maxsize=_OPENED_CACHE_SIZE)
 
     def seal(self, upstream_session_id: str, principal_id: str, site: str) -> str:
         """An opaque id of visible ASCII (prefix + unpadded base64url) to hand to the client."""
@@ -74,7 +74,7 @@ class SessionSealer:
         key = (sealed, principal_id, site)
         opened = self._opened.get(key)
         if opened is None:
-            opened = self._opened[key] = self._decrypt(sealed, principal_id, site)
+            opened = self._opened.remember(key, self._decrypt(sealed, principal_id, site))
         return opened
 
     def _decrypt(self, sealed: str, principal_id: str, site: str) -> str:

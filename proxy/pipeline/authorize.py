@@ -47,6 +47,7 @@ __all__ = ["CLIENT_CREDENTIAL_HEADERS", "make_authorize", "session_owner"]
 
 # The client's own credentials and cookies never reach WordPress: it acts as the mapped user only.
 CLIENT_CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "proxy-authorization"})
+_CLIENT_CREDENTIALS_NOT_REPLACED = CLIENT_CREDENTIAL_HEADERS - {AUTHORIZATION.lower()}
 
 TOOL_NOT_FOUND = -32003  # what mcp-adapter answers for an unknown tool (HTTP 404)
 # JSON-RPC codes of refusals whose HTTP status alone would pick a misleading one (404 is the
@@ -190,7 +191,8 @@ class _Authorizer:
         capabilities = await resolver.resolve(
             site.name, site.rest_index_url, login, password, host=site.upstream_host
         )
-        narrow = ctx.request.query.getall("toolset", [])
+        request = ctx.request
+        narrow = request.query.getall("toolset", []) if request.query_string else ()
         return ctx.runtime.authorizer.view(
             principal, capabilities, narrow=narrow, site_toolsets=ctx.site_toolsets
         )
@@ -268,10 +270,10 @@ class _Authorizer:
         upstream_session: str | None,
     ) -> None:
         services = self._services
-        ctx.upstream_drop |= CLIENT_CREDENTIAL_HEADERS
+        # Authorization and a sealed Mcp-Session-Id are replaced (a set header replaces every copy)
+        ctx.upstream_drop |= _CLIENT_CREDENTIALS_NOT_REPLACED
         ctx.upstream_headers[AUTHORIZATION] = _basic_auth(login, password)
         if upstream_session is not None:
-            ctx.upstream_drop.add(MCP_SESSION_ID.lower())
             ctx.upstream_headers[MCP_SESSION_ID] = upstream_session
         if ctx.route != "mcp":
             return

@@ -89,7 +89,7 @@ async def classify(ctx: RequestContext) -> web.StreamResponse | None:
     if route is None:
         route = await _judge(ctx, site, overrides)
         if cacheable:
-            site.route_cache[key] = route
+            site.route_cache.remember(key, route)
     ctx.route, ctx.rest_route = route.kind, route.rest_route
     if route.denial is not None:
         raise SidecarError(404, route.denial, "not found", hidden=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.hdrs import CONTENT_TYPE
 
 from proxy.context import RequestContext
 from proxy.errors import SidecarError
@@ -54,7 +55,9 @@ async def read_limited(ctx: RequestContext, limit: int) -> bytes:
 
 
 def _require_json(ctx: RequestContext) -> None:
-    if ctx.request.content_type != "application/json":
+    request = ctx.request
+    # the usual exact header first: aiohttp's content_type parses the header on every call
+    if request.headers.get(CONTENT_TYPE) != "application/json" and request.content_type != "application/json":
         raise SidecarError(
             415, "unsupported_media_type", "POST bodies must be Content-Type: application/json"
         )

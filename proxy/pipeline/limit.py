@@ -24,8 +24,8 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 
 from aiohttp import web
-from cachetools import LRUCache
 
+from proxy.caching import Memo
 from proxy.context import RequestContext
 from proxy.identity.principal import Principal
 from proxy.mcp.commands import CommandEnvelope
@@ -118,7 +118,7 @@ class UsageBook:
 
     def __init__(self, homes: HomeToolsets, *, size: int = 4096) -> None:
         self._homes = homes
-        self._known: LRUCache[Hashable, tuple[Rules, Usage]] = LRUCache(maxsize=size)
+        self._known: Memo[Hashable, tuple[Rules, Usage]] = Memo(maxsize=size)
 
     def usage(self, ctx: RequestContext) -> Usage:
         key = _single_target(ctx)
@@ -128,9 +128,7 @@ class UsageBook:
         known = self._known.get(key)
         if known is not None and known[0] is rules:  # a reload brings new rules: worked out again
             return known[1]
-        usage = usage_of(ctx, self._homes)
-        self._known[key] = (rules, usage)
-        return usage
+        return self._known.remember(key, (rules, usage_of(ctx, self._homes)))[1]
 
 
 def _single_target(ctx: RequestContext) -> Hashable | None:

@@ -261,9 +261,9 @@ class EntitlementChecker:
         with (a multisite or a shared web server picks the site by it), None for the URL's own."""
         if self._settings.require_namespace is not None and index_url is None:
             raise ValueError("index_url is required when require_namespace is set")
-        slot = self._slots.get(site)
-        if slot is not None and self._clock() < slot.fresh_until:
-            return slot.current
+        answer = self.fresh(site)
+        if answer is not None:
+            return answer
         task = self._inflight.get(site)
         if task is None:
             task = asyncio.create_task(self._refresh(site, index_url, index_host), name=f"entitlement:{site}")
@@ -271,6 +271,11 @@ class EntitlementChecker:
             task.add_done_callback(partial(self._finished, site))
         # shield: a caller that goes away must not cancel the refresh the others are waiting for
         return await asyncio.shield(task)
+
+    def fresh(self, site: str) -> Entitlement | None:
+        """The site's answer while it is fresh, without a coroutine (every request asks); None: `check`."""
+        slot = self._slots.get(site)
+        return slot.current if slot is not None and self._clock() < slot.fresh_until else None
 
     def _finished(self, site: str, task: asyncio.Task[Entitlement]) -> None:
         if self._inflight.get(site) is task:

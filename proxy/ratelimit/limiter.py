@@ -17,6 +17,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from structlog.typing import FilteringBoundLogger
 
+from proxy.caching import Memo
 from proxy.observe import get_logger
 from proxy.ratelimit.breaker import StoreBreaker
 from proxy.ratelimit.decision import Decision, decide
@@ -106,9 +107,9 @@ class RateLimiter:
         self._shared = RedisCounters(redis_client) if redis_client is not None else None
         self._breaker = StoreBreaker(cooldown=store_retry_after, clock=clock)
         self._overridden: LRUCache[tuple[str, str], RateLimitSettings] = LRUCache(maxsize=256)
-        self._known_limits: LRUCache[
+        self._known_limits: Memo[
             tuple[int, str, str, str, Hashable], tuple[RateLimitSettings, tuple[Limit, ...]]
-        ] = LRUCache(maxsize=10_000)
+        ] = Memo(maxsize=10_000)
 
     def _all_settings(self) -> list[tuple[str, RateLimitSettings]]:
         return [("*", self._default)] if self._default is not None else list(self._sites.items())
@@ -201,8 +202,7 @@ class RateLimiter:
         limits = limits_for(
             settings, prefix=self._prefix, site=site, tier=tier, principal_key=principal_key, usage=usage
         )
-        self._known_limits[key] = (settings, limits)
-        return limits
+        return self._known_limits.remember(key, (settings, limits))[1]
 
     async def close(self) -> None:
         """Close the Redis client if this limiter made it."""

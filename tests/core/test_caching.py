@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from cachetools import LRUCache, TTLCache
 
-from proxy.caching import cached
+from proxy.caching import Memo, cached
 
 
 def test_a_ttl_entry_is_read_until_it_expires() -> None:
@@ -26,3 +27,19 @@ def test_plain_caches_and_dicts_too() -> None:
     lru["b"] = 2
     assert (cached(lru, "a", 0), cached(lru, "b", 0)) == (0, 2)
     assert cached({"k": "v"}, "k", None) == "v"
+
+
+def test_a_memo_holds_at_most_maxsize_answers() -> None:
+    memo: Memo[str, int] = Memo(maxsize=2)
+    assert memo.remember("a", 1) == 1
+    memo.remember("b", 2)
+    memo.remember("b", 3)  # a key already held never empties it
+    assert dict(memo) == {"a": 1, "b": 3}
+    memo.remember("c", 4)  # full: emptied, then the new answer kept
+    assert dict(memo) == {"c": 4}
+    assert memo.get("a") is None
+
+
+def test_a_memo_needs_room_for_one() -> None:
+    with pytest.raises(ValueError, match="maxsize"):
+        Memo(maxsize=0)
