@@ -8,9 +8,8 @@ guessing: a body the guard reads one way and WordPress another is a bypass. Refu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
 from mcp_types.jsonrpc import INVALID_REQUEST, JSONRPC_VERSION, PARSE_ERROR
@@ -65,9 +64,12 @@ class JsonRpcError(SidecarError):
         self.id = id
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One JSON-RPC message. `params` is {} when absent; `raw` is the parsed object as sent."""
+class Message(NamedTuple):
+    """One JSON-RPC message. `params` is {} when absent; `raw` is the parsed object as sent.
+
+    Named tuples, here and for the parsed body: immutable like a frozen dataclass and built for every
+    request at half the cost (a frozen dataclass sets each field through object.__setattr__).
+    """
 
     kind: MessageKind
     id: RequestId | None
@@ -76,8 +78,7 @@ class Message:
     raw: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedBody:
+class ParsedBody(NamedTuple):
     """A POST body: its messages in order, and whether it was a batch (a JSON array)."""
 
     messages: tuple[Message, ...]

@@ -6,7 +6,7 @@ with the body; policy is always decided from the body, never from the headers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from aiohttp import web
 from aiohttp.hdrs import CONTENT_TYPE
@@ -22,8 +22,7 @@ from proxy.upstream import body_too_large
 __all__ = ["Inspected", "inspect", "read_limited"]
 
 
-@dataclass(frozen=True, slots=True)
-class Inspected:
+class Inspected(NamedTuple):
     """A parsed MCP POST: every message, in order, with what it targets (responses target nothing)."""
 
     body: ParsedBody
