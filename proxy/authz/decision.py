@@ -159,8 +159,19 @@ class AccessView:
         return self._check("command", name)
 
     def check_ability(self, name: str) -> Denial | None:
-        """An ability reached directly (a resource or prompt backed by a listed ability)."""
+        """An ability reached directly."""
         return self._check("ability", name)
+
+    def check_backed(self, name: str) -> Denial | None:
+        """A resource (by URI) or prompt (by name): judged as the ability of that name when the rules
+        list one; any other is WordPress's own to judge (the plugin checks it as the mapped user)."""
+        if name not in self._rules.entries["ability"]:
+            return None
+        return self._check("ability", name)
+
+    def backed_visible(self, name: str) -> bool:
+        """Whether resources/list or prompts/list may show the entry (see check_backed)."""
+        return self.check_backed(name) is None
 
     def check_tool(self, name: str, ability: str | None = None) -> Denial | None:
         """A tools/call: the tool, then the ability it targets (both must pass)."""

@@ -1,7 +1,8 @@
 """Hide what a principal may not use: filter tool lists and the abilities WordPress discovers.
 
 WordPress lists every public ability to every user, so the sidecar filters answers to `tools/list`
-(and mcp-adapter's `tools/list/all`) and to `mcp-adapter-discover-abilities` calls. Entries that cannot
+(and mcp-adapter's `tools/list/all`), to `mcp-adapter-discover-abilities` calls, and to
+`resources/list` and `prompts/list` (resources and prompts backed by abilities). Entries that cannot
 be read (no string name) are dropped: when in doubt, hide. Every other message passes untouched, and
 the rewriter says so (None) so the proxy can forward the original bytes.
 """
@@ -22,31 +23,40 @@ __all__ = [
     "NamePredicate",
     "ResponseRewriter",
     "filter_discovered_abilities",
+    "filter_listing",
     "filter_tools_list",
 ]
 
 NamePredicate = Callable[[str], bool]
 
 TOOL_LIST_METHODS = frozenset({"tools/list", "tools/list/all"})
+# The list each listing method answers, and the field naming an entry (resources by URI).
+_BACKED_LISTS = {"resources/list": ("resources", "uri"), "prompts/list": ("prompts", "name")}
 
 
-def _visible(entries: Any, visible: NamePredicate) -> list[Any]:
+def _visible(entries: Any, visible: NamePredicate, key: str = "name") -> list[Any]:
     if not isinstance(entries, list):
         return []
-    return [
-        e for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str) and visible(e["name"])
-    ]
+    return [e for e in entries if isinstance(e, dict) and isinstance(e.get(key), str) and visible(e[key])]
 
 
-def filter_tools_list(result: dict[str, Any], visible_tool: NamePredicate) -> dict[str, Any]:
-    """A copy of a tools/list result keeping only visible tools.
+def filter_listing(
+    result: dict[str, Any], visible: NamePredicate, *, entries: str, key: str = "name"
+) -> dict[str, Any]:
+    """A copy of a listing result (tools/list, resources/list, prompts/list) keeping only the visible
+    entries of its `entries` list, each named by `key`.
 
     A filtered list belongs to one principal, so a stateless-era `cacheScope` becomes "private".
     """
-    filtered = {**result, "tools": _visible(result.get("tools"), visible_tool)}
+    filtered = {**result, entries: _visible(result.get(entries), visible, key)}
     if "cacheScope" in filtered:
         filtered["cacheScope"] = "private"
     return filtered
+
+
+def filter_tools_list(result: dict[str, Any], visible_tool: NamePredicate) -> dict[str, Any]:
+    """A copy of a tools/list result keeping only visible tools."""
+    return filter_listing(result, visible_tool, entries="tools")
 
 
 def _filter_ability_container(value: Any, visible_ability: NamePredicate) -> dict[str, Any]:
@@ -104,6 +114,7 @@ class ResponseRewriter:
         *,
         visible_tool: NamePredicate,
         visible_ability: NamePredicate,
+        visible_backed: NamePredicate | None = None,
     ) -> None:
         messages = requests.messages if isinstance(requests, ParsedBody) else requests
         self._pending: dict[tuple[type, RequestId], Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -111,10 +122,14 @@ class ResponseRewriter:
             if message.kind != "request" or message.id is None:
                 continue
             # partials, not bound methods: the rewriter must not reference itself (a cycle per request)
+            backed = _BACKED_LISTS.get(message.method or "")
+            rewrite: Callable[[dict[str, Any]], dict[str, Any]]
             if message.method in TOOL_LIST_METHODS:
                 rewrite = partial(filter_tools_list, visible_tool=visible_tool)
             elif message.method == "tools/call" and message.params.get("name") == DISCOVER_ABILITIES_TOOL:
                 rewrite = partial(filter_discovered_abilities, visible_ability=visible_ability)
+            elif backed is not None and visible_backed is not None:
+                rewrite = partial(filter_listing, visible=visible_backed, entries=backed[0], key=backed[1])
             else:
                 continue
             self._pending[(type(message.id), message.id)] = rewrite

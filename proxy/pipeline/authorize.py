@@ -87,14 +87,8 @@ def _denial_error(denial: Denial, principal: Principal) -> SidecarError:
 def _check(view: AccessView, rules: Rules, target: Target) -> Denial | None:
     if target.kind == "tool" and target.name is not None:
         return view.check_tool(target.name, target.ability)
-    if (
-        target.kind in ("resource", "prompt")
-        and target.name is not None
-        and target.name in rules.entries["ability"]
-    ):
-        # Resources and prompts backed by a listed ability follow that ability's rules; others are
-        # WordPress's own to judge (the plugin checks them as the mapped user).
-        return view.check_ability(target.name)
+    if target.kind in ("resource", "prompt") and target.name is not None:
+        return view.check_backed(target.name)
     return None
 
 
@@ -280,7 +274,10 @@ class _Authorizer:
         rewriter = None
         if isinstance(ctx.mcp, Inspected):
             rewriter = ResponseRewriter(
-                ctx.mcp.body, visible_tool=view.tool_visible, visible_ability=view.ability_visible
+                ctx.mcp.body,
+                visible_tool=view.tool_visible,
+                visible_ability=view.ability_visible,
+                visible_backed=view.backed_visible,
             )
         response_filter = McpResponseFilter(
             rewriter=rewriter,
