@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from proxy.observe import get_logger
@@ -22,6 +23,7 @@ log = get_logger("proxy.switches")
 GLOBAL_SWITCH = "switch:mcp_enabled"
 
 
+@lru_cache(maxsize=4096)  # asked on every request: the same few site names
 def site_switch_key(site: str) -> str:
     return f"switch:site:{site}:enabled"
 
@@ -30,6 +32,7 @@ def toolset_switch_key(site: str, toolset: str) -> str:
     return f"switch:site:{site}:toolset:{toolset}"
 
 
+@lru_cache(maxsize=4096)
 def rate_limit_key(site: str) -> str:
     return f"override:site:{site}:rate_limits"
 

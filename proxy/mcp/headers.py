@@ -101,12 +101,10 @@ def check_headers(body: ParsedBody, headers: MultiMapping[str]) -> ProtocolEra:
             f"{MCP_PROTOCOL_VERSION} header must be a date version like 2025-11-25, found {_show(version)}",
             reason="invalid_protocol_version",
         )
-    stateless = version in MODERN_PROTOCOL_VERSIONS or any(
-        _meta_version(m) is not None for m in body.messages
-    )
+    meta_versions = [_meta_version(message) for message in body.messages]
+    stateless = version in MODERN_PROTOCOL_VERSIONS or any(meta is not None for meta in meta_versions)
 
-    for message in body.messages:
-        meta_version = _meta_version(message)
+    for message, meta_version in zip(body.messages, meta_versions, strict=True):
         if meta_version is not None or (stateless and message.kind == "request"):
             _compare(MCP_PROTOCOL_VERSION, version, meta_version, "params._meta protocol version", message)
 

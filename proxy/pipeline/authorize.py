@@ -182,9 +182,11 @@ class _Authorizer:
     ) -> AccessView:
         resolver = self._services.capabilities
         assert resolver is not None
-        capabilities = await resolver.resolve(
-            site.name, site.rest_index_url, login, password, host=site.upstream_host
-        )
+        capabilities = resolver.known(site.name, login, password)
+        if capabilities is None:
+            capabilities = await resolver.resolve(
+                site.name, site.rest_index_url, login, password, host=site.upstream_host
+            )
         request = ctx.request
         narrow = request.query.getall("toolset", []) if request.query_string else ()
         return ctx.runtime.authorizer.view(
