@@ -23,6 +23,7 @@ from proxy.mcp.session import SessionSealer
 from proxy.observe import Metrics, get_logger
 from proxy.policy.entitlement import EntitlementChecker, EntitlementSettings
 from proxy.ratelimit import RateLimiter
+from proxy.ratelimit.memory import MemoryCounters
 from proxy.runtime import Runtime, RuntimeHolder, SiteRuntime
 from proxy.stores import create_store
 from proxy.stores.base import Store, StoreError
@@ -34,7 +35,7 @@ __all__ = ["SERVICES_KEY", "Services", "build_services"]
 log = get_logger("proxy.services")
 
 
-def _limiter(runtime: Runtime) -> RateLimiter:
+def _limiter(runtime: Runtime, counters: MemoryCounters | None = None) -> RateLimiter:
     config = runtime.config
     per_site = {site.name: site.settings.rate_limits or config.rate_limits for site in runtime.sites}
     uses_redis = any(settings.backend == "redis" and settings.enabled for settings in per_site.values())
@@ -42,6 +43,7 @@ def _limiter(runtime: Runtime) -> RateLimiter:
         per_site,
         redis_url=config.store.redis_url if uses_redis else None,
         key_prefix=config.store.prefix + "rl:",
+        counters=counters,
     )
 
 
@@ -84,9 +86,10 @@ class Services:
                 log.warning("last_used_flush_failed", error=type(error).__name__)
 
     def adopt(self, runtime: Runtime) -> None:
-        """Swap in a new Runtime (reload): rebuild what depends on reloadable settings."""
+        """Swap in a new Runtime (reload): rebuild what depends on reloadable settings. In-memory rate
+        counters carry over: a reload must not hand every caller a fresh allowance."""
         old_limiter = self.limiter
-        self.limiter = _limiter(runtime)
+        self.limiter = _limiter(runtime, old_limiter.counters)
         self.holder.current = runtime
         asyncio.get_running_loop().create_task(old_limiter.close())
 

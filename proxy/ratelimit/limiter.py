@@ -52,7 +52,8 @@ class RateLimiter:
     counters use the Redis server's own clock, so replicas agree whatever their clocks say.
     `store_timeout` bounds one Redis round trip, waiting for one of the `max_connections` pooled
     connections included; after a failure Redis is skipped for `store_retry_after` seconds (each
-    request then fails open or closed at once), then tried again.
+    request then fails open or closed at once), then tried again. `counters` are in-memory counters
+    to carry on from (a reload's new limiter takes the old one's, so nobody's allowance starts afresh).
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class RateLimiter:
         store_retry_after: float = 2.0,
         max_local_keys: int = 100_000,
         max_connections: int = 64,
+        counters: MemoryCounters | None = None,
     ) -> None:
         if redis_client is not None and redis_url is not None:
             raise ValueError("give redis_client or redis_url, not both")
@@ -103,7 +105,9 @@ class RateLimiter:
                     for site in wants_redis
                 ]
             )
-        self._local = MemoryCounters(clock=clock, max_keys=max_local_keys)
+        self._local = (
+            counters if counters is not None else MemoryCounters(clock=clock, max_keys=max_local_keys)
+        )
         self._shared = RedisCounters(redis_client) if redis_client is not None else None
         self._breaker = StoreBreaker(cooldown=store_retry_after, clock=clock)
         self._overridden: LRUCache[tuple[str, str], RateLimitSettings] = LRUCache(maxsize=256)
@@ -203,6 +207,11 @@ class RateLimiter:
             settings, prefix=self._prefix, site=site, tier=tier, principal_key=principal_key, usage=usage
         )
         return self._known_limits.remember(key, (settings, limits))[1]
+
+    @property
+    def counters(self) -> MemoryCounters:
+        """The in-memory counters (the memory backend's, and every site's while Redis fails open)."""
+        return self._local
 
     async def close(self) -> None:
         """Close the Redis client if this limiter made it."""

@@ -306,3 +306,19 @@ async def test_sighup_and_the_cli_reload_a_running_process(demo: RunningDemo, tm
             assert cli.json() == {"status": "reloaded", "restart_required": []}
             assert (await counted("ok"), await counted("error")) == (2, 1)
             assert (await fetch(http, manifest))[0] == 200
+
+
+async def test_a_reload_keeps_every_callers_spent_allowance(demo: RunningDemo, tmp_path: Path) -> None:
+    """In-memory rate counters outlive a reload: a reload must not hand a runaway agent a fresh burst."""
+    limits = {"backend": "memory", "authenticated": {"requests": 2, "per_seconds": 3600}}
+    site = site_data(demo.url, "localhost", "127.0.0.1")
+    files = make_files(tmp_path, sites_config({"demo": site}, rate_limits=limits))
+    async with reloadable(files) as sc:
+        editor = await agent(sc)  # initialize: the first of two
+        assert (await editor.call("ping")).status == 200
+        assert (await editor.call("ping")).status == 429
+        files.write(lambda data: data["sites"]["demo"].update(allowed_origins=["https://app.example"]))
+        assert (await ops_reload(sc))[0] == 200
+        refused = await editor.call("ping")
+        assert (refused.status, refused.code) == (429, "rate_limited")
+        assert int(refused.headers["Retry-After"]) > 1700  # one request per 1800 s, nearly all still to wait
