@@ -4,8 +4,9 @@
     .venv/bin/python -m bench.instructions --requests 500 pass ping
 
 Throughput and CPU time move by 5 to 10% between runs on a shared 2-core machine; an instruction count
-does not (it is exact for the same code, inputs and environment). So this answers "did that change
-make the path cheaper?" where the wrk figures cannot tell 2% from noise. It is not a throughput
+hardly does (0.1 to 0.2% between runs of the same code; periodic work such as cache refreshes still
+lands in it). So this answers "did that change make the path cheaper?" where the wrk figures cannot
+tell 2% from noise. It is not a throughput
 figure: a longer path also runs with colder caches, so time ratios come out below instruction ratios.
 
 The sidecar runs under `valgrind --tool=callgrind` (about 50 times slower) with the same generated
