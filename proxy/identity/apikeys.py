@@ -6,12 +6,14 @@ keyed hash of a 256-bit secret leaks nothing an attacker could build on.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from cachetools import TTLCache
 
@@ -74,6 +76,8 @@ class KeyService:
             if cache_seconds > 0
             else None
         )
+        self._flights: dict[str, asyncio.Task[ApiKeyRecord | None]] = {}
+        self._generation = 0  # bumped by every revocation made here
 
     async def issue(
         self,
@@ -124,14 +128,34 @@ class KeyService:
         return record
 
     async def _lookup(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key record by hash: remembered, and read once however many requests ask at the same time
+        (each expiry of a busy key's entry would otherwise send every request in flight to the store)."""
         if self._lookups is None:
             return await self._store.key_by_hash(key_hash)
         try:
             return self._lookups[key_hash]
         except KeyError:
-            record = await self._store.key_by_hash(key_hash)
+            pass
+        flight = self._flights.get(key_hash)
+        if flight is None:
+            flight = asyncio.create_task(self._read(key_hash, self._generation))
+            self._flights[key_hash] = flight
+            flight.add_done_callback(partial(self._landed, key_hash))
+        # shield: a caller that goes away must not cancel the read the others wait for
+        return await asyncio.shield(flight)
+
+    async def _read(self, key_hash: str, generation: int) -> ApiKeyRecord | None:
+        record = await self._store.key_by_hash(key_hash)
+        if self._lookups is not None and generation == self._generation:
+            # not when a revocation came in meanwhile: the record read may predate it
             self._lookups[key_hash] = record
-            return record
+        return record
+
+    def _landed(self, key_hash: str, flight: asyncio.Task[ApiKeyRecord | None]) -> None:
+        if self._flights.get(key_hash) is flight:
+            del self._flights[key_hash]
+        if not flight.cancelled():
+            flight.exception()  # retrieved here too: no "never retrieved" warning when every caller left
 
     async def list(self, site: str) -> list[ApiKeyRecord]:
         """Every key of the site, with last-used times not yet flushed folded in."""
@@ -150,6 +174,8 @@ class KeyService:
     def _forget(self) -> None:
         if self._lookups is not None:
             self._lookups.clear()
+        self._generation += 1
+        self._flights.clear()  # reads in flight may predate the revocation: later callers read again
 
     async def flush_last_used(self) -> int:
         """Write pending last-used times in one store call; returns how many keys it wrote.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 
@@ -18,10 +19,14 @@ class CountingStore(MemoryStore):
         super().__init__()
         self.lookups = 0
         self.touch_fails = False
+        self.hold: asyncio.Event | None = None  # set: lookups wait for it (a slow store)
 
     async def key_by_hash(self, key_hash: str):  # type: ignore[no-untyped-def]
         self.lookups += 1
-        return await super().key_by_hash(key_hash)
+        found = await super().key_by_hash(key_hash)
+        if self.hold is not None:
+            await self.hold.wait()
+        return found
 
     async def touch_keys(self, last_used: Mapping[str, float]) -> None:
         if self.touch_fails:
@@ -204,3 +209,37 @@ async def test_failed_flush_keeps_the_times_for_the_next_one(clock: FakeClock) -
     store.touch_fails = False
     assert await keys.flush_last_used() == 1
     assert (await store.get_key(issued.record.id)).last_used_at == used_at  # type: ignore[union-attr]
+
+
+async def test_concurrent_requests_with_one_key_read_it_once(clock: FakeClock) -> None:
+    """A busy key's cache entry expires every few seconds: the requests in flight then share one read."""
+    store = CountingStore()
+    keys = KeyService(store, pepper=PEPPER, default_ttl_hours=1, clock=clock, cache_seconds=60)
+    issued = await keys.issue(SITE, "editor", label="a", scopes=[])
+    store.hold = asyncio.Event()
+    callers = [asyncio.create_task(keys.authenticate(issued.raw)) for _ in range(16)]
+    while store.lookups == 0:
+        await asyncio.sleep(0)
+    callers[0].cancel()  # one caller giving up does not cancel the read the others wait for
+    store.hold.set()
+    records = await asyncio.gather(*callers[1:])
+    assert {record.id for record in records} == {issued.record.id}
+    assert store.lookups == 1
+    await keys.authenticate(issued.raw)
+    assert store.lookups == 1  # remembered
+
+
+async def test_a_read_in_flight_during_a_revocation_is_not_remembered(clock: FakeClock) -> None:
+    store = CountingStore()
+    keys = KeyService(store, pepper=PEPPER, default_ttl_hours=1, clock=clock, cache_seconds=60)
+    issued = await keys.issue(SITE, "editor", label="a", scopes=[])
+    store.hold = asyncio.Event()
+    early = asyncio.create_task(keys.authenticate(issued.raw))
+    while store.lookups == 0:  # its read has the record as it was before the revocation
+        await asyncio.sleep(0)
+    await keys.revoke(issued.record.id)
+    store.hold.set()
+    assert (await early).id == issued.record.id  # it started before the revocation
+    with pytest.raises(CredentialError) as caught:
+        await keys.authenticate(issued.raw)
+    assert caught.value.reason == "revoked"  # the stale record was not kept
