@@ -60,10 +60,16 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
 
 @contextmanager
 def process(
-    args: Sequence[str], port: int, env: Mapping[str, str] | None = None
+    args: Sequence[str],
+    port: int,
+    env: Mapping[str, str] | None = None,
+    *,
+    start_timeout: float = 30,
+    stop_timeout: float = 5,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server until the block ends; its output goes to /dev/null (production-like logging cost
-    without a terminal in the way)."""
+    without a terminal in the way). The timeouts are for a server that starts or stops slowly (one
+    running under valgrind)."""
     proc = subprocess.Popen(
         args,
         cwd=ROOT,
@@ -72,12 +78,12 @@ def process(
         env={**os.environ, **(env or {})},
     )
     try:
-        wait_port(port, proc)
+        wait_port(port, proc, timeout=start_timeout)
         yield proc
     finally:
         proc.terminate()
         try:
-            proc.wait(5)
+            proc.wait(stop_timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

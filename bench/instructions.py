@@ -25,11 +25,10 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
-from bench.harness import PYTHON, ROOT, free_port, process, wait_port
+from bench.harness import PYTHON, free_port, process
 from bench.run import (
     _INIT_PARAMS,
     CALL_BODY,
@@ -62,26 +61,6 @@ def _total(dump: Path) -> int:
         if line.startswith("summary:"):
             return int(line.split()[1])
     raise RuntimeError(f"{dump} has no summary line")
-
-
-@contextmanager
-def _counted_sidecar(workdir: Path, config: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir}/callgrind.out"]
-    proc = subprocess.Popen(
-        [*command, PYTHON, "-m", "proxy.cli", "run", "-c", str(config)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_port(port, proc, timeout=300)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _new_dump(workdir: Path, earlier: set[Path], ops_port: int, timeout: float = 120) -> Path:
@@ -119,9 +98,15 @@ def measure(names: list[str], requests: int) -> dict[str, float]:
             prefix="bench:",
         )
         keys = {site: issue_key(config, site) for site in ("bench", "tight")}
+        callgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir}/callgrind.out"]
         with (
             process([PYTHON, "-m", "bench.upstream", "--port", str(upstream)], upstream),
-            _counted_sidecar(workdir, config, public) as sidecar,
+            process(
+                [*callgrind, PYTHON, "-m", "proxy.cli", "run", "-c", str(config)],
+                public,
+                start_timeout=300,
+                stop_timeout=120,
+            ) as sidecar,
         ):
             headers = {site: _mcp_headers(public, site, key) for site, key in keys.items()}
             connection = http.client.HTTPConnection("127.0.0.1", public, timeout=120)
