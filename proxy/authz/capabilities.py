@@ -77,7 +77,7 @@ class CapabilityResolver:
 
         `rest_root` is the site's REST root upstream (`SiteRuntime.rest_index_url`); `host` the Host header
         to send (`SiteRuntime.upstream_host`), None for the URL's own."""
-        known = self.known(site_key, login, app_password)
+        known = self._known(site_key, login, app_password)
         if known is not None:
             return known
         key = (site_key, login)
@@ -97,9 +97,8 @@ class CapabilityResolver:
         except SidecarError as error:  # a fresh error per waiter: they must not share one traceback
             raise SidecarError(error.status, error.code, error.message) from None
 
-    def known(self, site_key: str, login: str, app_password: str) -> frozenset[str] | None:
-        """The user's capabilities while remembered (for this same password), without a coroutine: the
-        answer of nearly every request. None: `resolve` asks WordPress (or raises a remembered failure)."""
+    def _known(self, site_key: str, login: str, app_password: str) -> frozenset[str] | None:
+        """The user's capabilities while remembered for this same password; None: not remembered."""
         answer = cached(self._answers, (site_key, login), None)
         if answer is not None and hmac.compare_digest(answer[0], self._digest(app_password)):
             return answer[1]

@@ -84,7 +84,7 @@ def _denial_error(denial: Denial, principal: Principal) -> SidecarError:
     return error
 
 
-def _check(view: AccessView, rules: Rules, target: Target) -> Denial | None:
+def _check(view: AccessView, target: Target) -> Denial | None:
     if target.kind == "tool" and target.name is not None:
         return view.check_tool(target.name, target.ability)
     if target.kind in ("resource", "prompt") and target.name is not None:
@@ -182,11 +182,9 @@ class _Authorizer:
     ) -> AccessView:
         resolver = self._services.capabilities
         assert resolver is not None
-        capabilities = resolver.known(site.name, login, password)
-        if capabilities is None:
-            capabilities = await resolver.resolve(
-                site.name, site.rest_index_url, login, password, host=site.upstream_host
-            )
+        capabilities = await resolver.resolve(
+            site.name, site.rest_index_url, login, password, host=site.upstream_host
+        )
         request = ctx.request
         narrow = request.query.getall("toolset", []) if request.query_string else ()
         return ctx.runtime.authorizer.view(
@@ -229,7 +227,7 @@ class _Authorizer:
         refusal: SidecarError | None = None
         changed = False
         for message, target in inspected.targets:
-            denial = _check(view, rules, target)
+            denial = _check(view, target)
             if message.method == "tools/call":
                 code = "ok" if denial is None else denial.code
                 ctx.calls.append(

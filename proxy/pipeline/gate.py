@@ -55,12 +55,9 @@ def make_gate(services: Services) -> Stage:
             if origin is not None and origin.rstrip("/").lower() not in site.allowed_origins:
                 # DNS-rebinding protection: a browser page from another origin must not drive the site.
                 raise SidecarError(403, "origin_not_allowed", "this Origin may not use the MCP endpoint")
-        checker = services.entitlement(site)
-        entitlement = checker.fresh(site.name)
-        if entitlement is None:
-            entitlement = await checker.check(
-                site.name, index_url=site.rest_index_url, index_host=site.upstream_host
-            )
+        entitlement = await services.entitlement(site).check(
+            site.name, index_url=site.rest_index_url, index_host=site.upstream_host
+        )
         services.metrics.entitlement.labels(site.name, entitlement.reason).inc()
         if entitlement.entitled:
             return None

@@ -261,7 +261,7 @@ class EntitlementChecker:
         with (a multisite or a shared web server picks the site by it), None for the URL's own."""
         if self._settings.require_namespace is not None and index_url is None:
             raise ValueError("index_url is required when require_namespace is set")
-        answer = self.fresh(site)
+        answer = self._fresh(site)
         if answer is not None:
             return answer
         task = self._inflight.get(site)
@@ -272,8 +272,8 @@ class EntitlementChecker:
         # shield: a caller that goes away must not cancel the refresh the others are waiting for
         return await asyncio.shield(task)
 
-    def fresh(self, site: str) -> Entitlement | None:
-        """The site's answer while it is fresh, without a coroutine (every request asks); None: `check`."""
+    def _fresh(self, site: str) -> Entitlement | None:
+        """The site's answer while it is fresh; None: it must be asked again."""
         slot = self._slots.get(site)
         return slot.current if slot is not None and self._clock() < slot.fresh_until else None
 
