@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from proxy.identity.credentials import CredentialError
-from proxy.identity.hashing import check_pepper, keyed_hash
+from proxy.identity.hashing import KeyedHasher, check_pepper
 from proxy.identity.scopes import check_scopes
 from proxy.identity.tokens import client_epoch
 from proxy.stores.base import Store
@@ -56,10 +56,10 @@ def _check_grant_types(
 class ClientService:
     def __init__(self, store: Store, *, pepper: bytes, clock: Callable[[], float] = time.time) -> None:
         self._store = store
-        self._pepper = check_pepper(pepper)
+        self._hash = KeyedHasher(check_pepper(pepper))
         self._clock = clock
         # Compared against when the client is unknown or public, so every failure costs the same work.
-        self._dummy_hash = keyed_hash(self._pepper, secrets.token_urlsafe(32))
+        self._dummy_hash = self._hash(secrets.token_urlsafe(32))
 
     async def add(
         self,
@@ -87,7 +87,7 @@ class ClientService:
             name=name,
             wp_user=wp_user,
             scopes=check_scopes(scopes),
-            secret_hash=None if secret is None else keyed_hash(self._pepper, secret),
+            secret_hash=None if secret is None else self._hash(secret),
             redirect_uris=uris,
             grant_types=grants,
             created_at=self._clock(),
@@ -102,7 +102,7 @@ class ClientService:
         """
         record = await self._store.get_client(client_id)
         expected = record.secret_hash if record is not None and record.secret_hash else self._dummy_hash
-        matches = hmac.compare_digest(keyed_hash(self._pepper, secret or ""), expected)
+        matches = hmac.compare_digest(self._hash(secret or ""), expected)
         if record is None:
             raise CredentialError("unknown_client")
         if record.secret_hash is None:

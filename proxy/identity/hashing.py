@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-__all__ = ["MIN_PEPPER_BYTES", "KeyedHasher", "check_pepper", "handle_hash", "keyed_hash"]
+__all__ = ["MIN_PEPPER_BYTES", "KeyedHasher", "check_pepper", "handle_hash"]
 
 MIN_PEPPER_BYTES = 16  # as the config requires of `secrets.key_pepper`
 
@@ -23,14 +23,10 @@ def check_pepper(pepper: bytes) -> bytes:
     return pepper
 
 
-def keyed_hash(pepper: bytes, secret: str) -> str:
-    """HMAC-SHA-256 of a secret under the pepper, as hex."""
-    return KeyedHasher(pepper)(secret)
-
-
 class KeyedHasher:
-    """`keyed_hash` under one pepper, for hashing on every request: the HMAC keyed with the pepper is
-    set up once and copied for each secret, instead of keying a new one each time (a third cheaper)."""
+    """HMAC-SHA-256 of secrets under one pepper, as hex. The HMAC keyed with the pepper is set up once
+    and copied for each secret (API keys are hashed on every request): a third cheaper than keying a
+    new one each time."""
 
     __slots__ = ("_keyed",)
 

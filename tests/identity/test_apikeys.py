@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 
@@ -48,6 +50,8 @@ async def test_issued_key_has_prefix_256_bits_and_is_stored_only_hashed(
     record = await store.get_key(issued.record.id)
     assert record == issued.record
     assert issued.raw not in repr(record)
+    # HMAC-SHA-256 under the pepper, as hex: the format stored keys already have, kept across upgrades
+    assert record.key_hash == hmac.new(PEPPER, issued.raw.encode(), hashlib.sha256).hexdigest()
     assert issued.raw[len(API_KEY_PREFIX) :] not in repr(record)
     assert record.key_hash != issued.raw
     assert len(record.key_hash) == 64
