@@ -30,16 +30,14 @@ from pathlib import Path
 
 from bench.harness import PYTHON, free_port, process
 from bench.run import (
-    _INIT_PARAMS,
     CALL_BODY,
     JSON_HEADERS,
     MCP_PATH,
     PASSTHROUGH_PATH,
     PING_BODY,
-    SITE_HOSTS,
-    _jsonrpc,
-    _post,
     issue_key,
+    mcp_headers,
+    open_session,
     sidecar_config,
 )
 
@@ -108,7 +106,9 @@ def measure(names: list[str], requests: int) -> dict[str, float]:
                 stop_timeout=120,
             ) as sidecar,
         ):
-            headers = {site: _mcp_headers(public, site, key) for site, key in keys.items()}
+            headers = {
+                site: mcp_headers(site, key, open_session(public, site, key)) for site, key in keys.items()
+            }
             connection = http.client.HTTPConnection("127.0.0.1", public, timeout=120)
             counts: dict[str, float] = {}
             for name in names:
@@ -122,18 +122,6 @@ def measure(names: list[str], requests: int) -> dict[str, float]:
                 counts[name] = _total(_new_dump(workdir, earlier, ops)) / requests
             connection.close()
     return counts
-
-
-def _mcp_headers(port: int, site: str, key: str) -> Mapping[str, str]:
-    """An API key and the sealed session of an initialize, as the wrk loads of bench.run send."""
-    headers = {
-        **JSON_HEADERS,
-        "Host": SITE_HOSTS[site],
-        "X-API-Key": key,
-        "MCP-Protocol-Version": "2025-11-25",
-    }
-    _, session = _post(port, MCP_PATH, _jsonrpc("initialize", _INIT_PARAMS), headers)
-    return {**headers, "Mcp-Session-Id": session} if session else headers
 
 
 def _send(

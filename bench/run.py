@@ -167,6 +167,35 @@ def _post(port: int, path: str, body: bytes, headers: Mapping[str, str]) -> tupl
         raise RuntimeError(f"POST {path} answered {error.code}: {error.read()[:300]!r}") from None
 
 
+def mcp_headers(site: str, key: str, session: str | None = None) -> dict[str, str]:
+    """An MCP POST's headers as an SDK client sends them: the site's Host, the API key, the protocol
+    version and, once initialized, the sealed session id."""
+    headers = {
+        **JSON_HEADERS,
+        "Host": SITE_HOSTS[site],
+        "X-API-Key": key,
+        "MCP-Protocol-Version": "2025-11-25",
+    }
+    if session is not None:
+        headers["Mcp-Session-Id"] = session
+    return headers
+
+
+_INIT_PARAMS = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {},
+    "clientInfo": {"name": "bench", "version": "1"},
+}
+
+
+def open_session(port: int, site: str, key: str) -> str:
+    """initialize through the sidecar, as a client does; the sealed session id it answers."""
+    status, session = _post(port, MCP_PATH, _jsonrpc("initialize", _INIT_PARAMS), mcp_headers(site, key))
+    if status != 200 or not session:
+        raise RuntimeError(f"initialize on site {site} answered {status} without a session")
+    return session
+
+
 def upstream_requests(port: int) -> int:
     """The bench upstream's request count, once requests still in flight from earlier runs landed."""
 
@@ -250,24 +279,13 @@ class Bench:
 
     def mcp(self, site: str, body: bytes = CALL_BODY, *, key: str | None = None) -> Load:
         """An MCP POST to the site with its API key (and its sealed session, once opened)."""
-        headers = {
-            **JSON_HEADERS,
-            "Host": SITE_HOSTS[site],
-            "X-API-Key": key if key is not None else self.keys[site],
-            "MCP-Protocol-Version": "2025-11-25",
-        }
-        if key is None and site in self.sessions:
-            headers["Mcp-Session-Id"] = self.sessions[site]
-        return Load(MCP_PATH, body, headers)
+        if key is not None:
+            return Load(MCP_PATH, body, mcp_headers(site, key))
+        return Load(MCP_PATH, body, mcp_headers(site, self.keys[site], self.sessions.get(site)))
 
     def open_session(self, site: str) -> None:
-        """initialize through the sidecar, as a client does: later calls carry the sealed session id."""
-        status, session = _post(
-            self.sidecar, MCP_PATH, _jsonrpc("initialize", _INIT_PARAMS), self.mcp(site).headers
-        )
-        if status != 200 or not session:
-            raise RuntimeError(f"initialize on site {site} answered {status} without a session")
-        self.sessions[site] = session
+        """initialize the site's key: later calls carry its sealed session id."""
+        self.sessions[site] = open_session(self.sidecar, site, self.keys[site])
 
     def measure(self, *runs: Run) -> list[Result]:
         """Warm every run up, then run them all `rounds` times, interleaved so that a noisy spell hits
@@ -305,11 +323,6 @@ class Bench:
         self.verdicts.append(Verdict(what, figure, target, ok))
 
 
-_INIT_PARAMS = {
-    "protocolVersion": "2025-11-25",
-    "capabilities": {},
-    "clientInfo": {"name": "bench", "version": "1"},
-}
 PASSTHROUGH = Load(PASSTHROUGH_PATH, CALL_BODY, JSON_HEADERS)
 
 
