@@ -44,10 +44,6 @@ class SiteRuntime:
         default_factory=lambda: Memo(ROUTE_CACHE_SIZE), compare=False, repr=False
     )
 
-    @property
-    def upstream_url(self) -> str:
-        return self.settings.upstream.url
-
     # Worked out once (__post_init__), as every MCP request asks for them:
     # WordPress's REST index of this site, upstream (`GET` it for the registered `namespaces`).
     rest_index_url: str = field(init=False, compare=False, repr=False)
@@ -60,6 +56,10 @@ class SiteRuntime:
         object.__setattr__(self, "rest_index_url", f"{self.wordpress_url}{settings.rest_prefix}/")
         upstream_host = settings.hosts[0] if settings.upstream.preserve_host else None
         object.__setattr__(self, "upstream_host", upstream_host)
+
+    @property
+    def upstream_url(self) -> str:
+        return self.settings.upstream.url
 
     @property
     def wordpress_url(self) -> str:
