@@ -18,7 +18,7 @@ from functools import partial
 from cachetools import TTLCache
 
 from proxy.identity.credentials import CredentialError
-from proxy.identity.hashing import KeyedHasher, check_pepper
+from proxy.identity.hashing import Fingerprinter, KeyedHasher, check_pepper
 from proxy.identity.lifetimes import check_ttl_hours, expires_at
 from proxy.identity.scopes import check_scopes
 from proxy.stores.base import Store
@@ -68,15 +68,17 @@ class KeyService:
         self._default_ttl = check_ttl_hours(default_ttl_hours, what="default_ttl_hours")
         self._clock = clock
         self._last_used: dict[str, float] = {}
-        # Lookups by hash (None: unknown) are remembered for `cache_seconds`, so an authenticated request
-        # costs no store round trip; a revocation made elsewhere (another replica, the CLI) is therefore
-        # seen within that time. Revocations made through this service clear the cache at once.
-        self._lookups: TTLCache[str, ApiKeyRecord | None] | None = (
+        # Lookups (None: unknown) are remembered for `cache_seconds` by the key's fingerprint, so an
+        # authenticated request costs no store round trip and no HMAC; a revocation made elsewhere
+        # (another replica, the CLI) is therefore seen within that time. Revocations made through this
+        # service clear the cache at once.
+        self._lookups: TTLCache[bytes, ApiKeyRecord | None] | None = (
             TTLCache(maxsize=cache_size, ttl=cache_seconds, timer=time.monotonic)
             if cache_seconds > 0
             else None
         )
-        self._flights: dict[str, asyncio.Task[ApiKeyRecord | None]] = {}
+        self._fingerprint = Fingerprinter()
+        self._flights: dict[bytes, asyncio.Task[ApiKeyRecord | None]] = {}
         self._generation = 0  # bumped by every revocation made here
 
     async def issue(
@@ -116,7 +118,7 @@ class KeyService:
         """
         if not _API_KEY.fullmatch(raw):
             raise CredentialError("malformed")
-        record = await self._lookup(self._hash(raw))
+        record = await self._lookup(raw)
         if record is None:
             raise CredentialError("unknown")
         if record.revoked_at is not None:
@@ -127,33 +129,34 @@ class KeyService:
         self._last_used[record.id] = now
         return record
 
-    async def _lookup(self, key_hash: str) -> ApiKeyRecord | None:
-        """The key record by hash: remembered, and read once however many requests ask at the same time
+    async def _lookup(self, raw: str) -> ApiKeyRecord | None:
+        """The record of key `raw`: remembered, and read once however many requests ask at the same time
         (each expiry of a busy key's entry would otherwise send every request in flight to the store)."""
         if self._lookups is None:
-            return await self._store.key_by_hash(key_hash)
+            return await self._store.key_by_hash(self._hash(raw))
+        fingerprint = self._fingerprint(raw)
         try:
-            return self._lookups[key_hash]
+            return self._lookups[fingerprint]
         except KeyError:
             pass
-        flight = self._flights.get(key_hash)
+        flight = self._flights.get(fingerprint)
         if flight is None:
-            flight = asyncio.create_task(self._read(key_hash, self._generation))
-            self._flights[key_hash] = flight
-            flight.add_done_callback(partial(self._landed, key_hash))
+            flight = asyncio.create_task(self._read(raw, fingerprint, self._generation))
+            self._flights[fingerprint] = flight
+            flight.add_done_callback(partial(self._landed, fingerprint))
         # shield: a caller that goes away must not cancel the read the others wait for
         return await asyncio.shield(flight)
 
-    async def _read(self, key_hash: str, generation: int) -> ApiKeyRecord | None:
-        record = await self._store.key_by_hash(key_hash)
+    async def _read(self, raw: str, fingerprint: bytes, generation: int) -> ApiKeyRecord | None:
+        record = await self._store.key_by_hash(self._hash(raw))
         if self._lookups is not None and generation == self._generation:
             # not when a revocation came in meanwhile: the record read may predate it
-            self._lookups[key_hash] = record
+            self._lookups[fingerprint] = record
         return record
 
-    def _landed(self, key_hash: str, flight: asyncio.Task[ApiKeyRecord | None]) -> None:
-        if self._flights.get(key_hash) is flight:
-            del self._flights[key_hash]
+    def _landed(self, fingerprint: bytes, flight: asyncio.Task[ApiKeyRecord | None]) -> None:
+        if self._flights.get(fingerprint) is flight:
+            del self._flights[fingerprint]
         if not flight.cancelled():
             flight.exception()  # retrieved here too: no "never retrieved" warning when every caller left
 

@@ -101,28 +101,15 @@ def check_headers(body: ParsedBody, headers: MultiMapping[str]) -> ProtocolEra:
             f"{MCP_PROTOCOL_VERSION} header must be a date version like 2025-11-25, found {_show(version)}",
             reason="invalid_protocol_version",
         )
-    meta_versions = [_meta_version(message) for message in body.messages]
-    stateless = version in MODERN_PROTOCOL_VERSIONS or any(meta is not None for meta in meta_versions)
-
-    for message, meta_version in zip(body.messages, meta_versions, strict=True):
-        if meta_version is not None or (stateless and message.kind == "request"):
-            _compare(MCP_PROTOCOL_VERSION, version, meta_version, "params._meta protocol version", message)
-
     if body.batch:
-        count = f"a batch of {len(body.messages)} messages"
-        if method_header is not None:
-            raise HeaderMismatch(MCP_METHOD, f"{MCP_METHOD} header names one method, the body is {count}")
-        if stateless:
-            raise HeaderMismatch(
-                MCP_PROTOCOL_VERSION,
-                f"{MCP_PROTOCOL_VERSION} {version} is stateless and has no batches, the body is {count}",
-            )
-        if name_header is not None:
-            raise HeaderMismatch(MCP_NAME, f"{MCP_NAME} header names one target, the body is {count}")
-        return "handshake"
+        return _check_batch(body, version, method_header, name_header)
 
     message = body.messages[0]
+    meta_version = _meta_version(message)
+    stateless = meta_version is not None or version in MODERN_PROTOCOL_VERSIONS
     required = stateless and message.kind == "request"
+    if meta_version is not None or required:
+        _compare(MCP_PROTOCOL_VERSION, version, meta_version, "params._meta protocol version", message)
     if method_header is not None or required:
         _compare(MCP_METHOD, method_header, message.method, "method", message)
     name_key = NAME_BEARING_METHODS.get(message.method or "")
@@ -138,3 +125,25 @@ def check_headers(body: ParsedBody, headers: MultiMapping[str]) -> ProtocolEra:
             )
         _compare(MCP_NAME, decoded, message.params.get(name_key), f"params.{name_key}", message)
     return "stateless" if stateless else "handshake"
+
+
+def _check_batch(
+    body: ParsedBody, version: str | None, method_header: str | None, name_header: str | None
+) -> ProtocolEra:
+    """A batch belongs to the handshake era: no routing header may name one method or target."""
+    meta_versions = [_meta_version(message) for message in body.messages]
+    stateless = version in MODERN_PROTOCOL_VERSIONS or any(meta is not None for meta in meta_versions)
+    for message, meta_version in zip(body.messages, meta_versions, strict=True):
+        if meta_version is not None or (stateless and message.kind == "request"):
+            _compare(MCP_PROTOCOL_VERSION, version, meta_version, "params._meta protocol version", message)
+    count = f"a batch of {len(body.messages)} messages"
+    if method_header is not None:
+        raise HeaderMismatch(MCP_METHOD, f"{MCP_METHOD} header names one method, the body is {count}")
+    if stateless:
+        raise HeaderMismatch(
+            MCP_PROTOCOL_VERSION,
+            f"{MCP_PROTOCOL_VERSION} {version} is stateless and has no batches, the body is {count}",
+        )
+    if name_header is not None:
+        raise HeaderMismatch(MCP_NAME, f"{MCP_NAME} header names one target, the body is {count}")
+    return "handshake"

@@ -102,11 +102,36 @@ def filter_discovered_abilities(
     return filtered
 
 
+# The methods whose answers may be rewritten (tools/call: only discover-abilities).
+_REWRITTEN_METHODS = frozenset({*TOOL_LIST_METHODS, *_BACKED_LISTS, "tools/call"})
+
+
 class ResponseRewriter:
     """Rewrites the answers to one POST's requests; built from that POST's parsed body.
 
     Only answers (by id) to tools/list, tools/list/all and discover-abilities calls are changed.
     """
+
+    @classmethod
+    def for_body(
+        cls,
+        body: ParsedBody,
+        *,
+        visible_tool: NamePredicate,
+        visible_ability: NamePredicate,
+        visible_backed: NamePredicate | None = None,
+    ) -> ResponseRewriter | None:
+        """The rewriter of `body`'s answers, None when it has none to rewrite (ping, most tool calls):
+        most requests skip building one."""
+        for message in body.messages:
+            if message.method in _REWRITTEN_METHODS:
+                break
+        else:
+            return None
+        rewriter = cls(
+            body, visible_tool=visible_tool, visible_ability=visible_ability, visible_backed=visible_backed
+        )
+        return rewriter if rewriter.active else None
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ no duplicate keys, no NaN/Infinity, bounded nesting. Each refusal carries a stab
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 __all__ = ["DEFAULT_MAX_DEPTH", "StrictJsonError", "dump_json", "load_json", "nesting_exceeds"]
@@ -41,6 +42,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 # Built once: json.loads with any keyword argument builds a new decoder (and its scanner) per call.
 _STRICT = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
+# What _STRICT.decode runs, called without its two Python frames (typeshed does not declare it).
+_SCAN: Callable[[str, int], tuple[Any, int]] = _STRICT.scan_once  # type: ignore[attr-defined]
+_CONTAINERS = (dict, list)  # a tuple: `dict | list` would build a union object on every call
 
 
 def nesting_exceeds(value: Any, limit: int) -> bool:
@@ -51,7 +55,7 @@ def nesting_exceeds(value: Any, limit: int) -> bool:
         if depth > limit:
             return True
         children = node.values() if isinstance(node, dict) else node
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        stack.extend((child, depth + 1) for child in children if isinstance(child, _CONTAINERS))
     return False
 
 
@@ -62,7 +66,7 @@ def load_json(body: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     except UnicodeDecodeError as exc:
         raise StrictJsonError("not_utf8", f"body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        value = _STRICT.decode(text)
+        value = _decode(text)
     except StrictJsonError:
         raise
     except RecursionError:
@@ -70,12 +74,23 @@ def load_json(body: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     except ValueError as exc:  # JSONDecodeError, and int() refusing a number with too many digits
         raise StrictJsonError("invalid_json", f"body is not valid JSON: {exc}") from None
     if (
-        isinstance(value, dict | list)
+        isinstance(value, _CONTAINERS)
         and _may_nest_deeper(text, max_depth)
         and nesting_exceeds(value, max_depth)
     ):
         raise StrictJsonError("too_deep", f"JSON nests deeper than {max_depth} levels")
     return value
+
+
+def _decode(text: str) -> Any:
+    """`_STRICT.decode(text)`, with the usual body (a value and nothing around it) scanned in one C call;
+    anything else (surrounding whitespace, extra data, no value at all) goes the long way, for its
+    exact error."""
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        return _STRICT.decode(text)
+    return value if end == len(text) else _STRICT.decode(text)
 
 
 def _may_nest_deeper(text: str, limit: int) -> bool:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from mcp_types.jsonrpc import INVALID_PARAMS
 
@@ -43,11 +42,11 @@ _ABILITY_NAME = re.compile(r"[a-z0-9-]+(?:/[a-z0-9-]+){1,3}")
 _MAX_NAME = 2048
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(NamedTuple):
     """The named thing a message acts on; kind None for methods that name nothing (ping, tools/list).
 
     `ability` is set for the meta-tools that act on one ability; policy must allow both the tool and it.
+    A named tuple: one is made for every message (see proxy.mcp.jsonrpc.Message).
     """
 
     kind: TargetKind | None
@@ -109,11 +108,11 @@ def resolve_target(message: Message) -> Target:
         if not _TOOL_NAME.fullmatch(tool):
             raise _invalid(message, "params.name must be 1-128 characters of A-Z a-z 0-9 _ . -")
         ability = _ability(message, tool) if tool in ABILITY_META_TOOLS else None
-        return Target(kind="tool", name=tool, ability=ability)
+        return Target("tool", tool, ability)
     if method == "resources/read":
         _no_nested_params(message)
-        return Target(kind="resource", name=_string(message, message.params, "uri", "params"))
+        return Target("resource", _string(message, message.params, "uri", "params"))
     if method == "prompts/get":
         _no_nested_params(message)
-        return Target(kind="prompt", name=_string(message, message.params, "name", "params"))
+        return Target("prompt", _string(message, message.params, "name", "params"))
     return _NOTHING

@@ -273,17 +273,17 @@ class _Authorizer:
             return
         rewriter = None
         if isinstance(ctx.mcp, Inspected):
-            rewriter = ResponseRewriter(
+            rewriter = ResponseRewriter.for_body(
                 ctx.mcp.body,
                 visible_tool=view.tool_visible,
                 visible_ability=view.ability_visible,
                 visible_backed=view.backed_visible,
             )
         response_filter = McpResponseFilter(
-            rewriter=rewriter,
-            seal=lambda upstream_id: services.sealer.seal(upstream_id, session_owner(principal), site.name),
-            local_answers=ctx.local_answers,
-            on_unauthorized=lambda: self._forget_user(site, login),
+            rewriter,
+            lambda upstream_id: services.sealer.seal(upstream_id, session_owner(principal), site.name),
+            ctx.local_answers,
+            lambda: self._forget_user(site, login),
         )
         if response_filter.reads_body:
             # The body is read to filter it: an encoding it could not read would slip through unfiltered.

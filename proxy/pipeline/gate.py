@@ -58,7 +58,7 @@ def make_gate(services: Services) -> Stage:
         entitlement = await services.entitlement(site).check(
             site.name, index_url=site.rest_index_url, index_host=site.upstream_host
         )
-        services.metrics.entitlement.labels(site.name, entitlement.reason).inc()
+        services.metrics.entitlement.inc(site.name, entitlement.reason)
         if entitlement.entitled:
             return None
         log.warning(

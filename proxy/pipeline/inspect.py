@@ -79,10 +79,11 @@ async def inspect(ctx: RequestContext) -> web.StreamResponse | None:
     if not parsed.batch:
         ctx.jsonrpc_id = parsed.messages[0].id
     era = check_headers(parsed, ctx.request.headers)
-    targets = tuple((message, resolve_target(message)) for message in parsed.messages)
+    targets = tuple(zip(parsed.messages, map(resolve_target, parsed.messages), strict=True))
     ctx.mcp = Inspected(parsed, targets, era)
     ctx.mcp_method = "batch" if parsed.batch else parsed.messages[0].method
-    first_call = next((target for _, target in targets if target.kind == "tool"), None)
-    if first_call is not None:
-        ctx.tool, ctx.ability = first_call.name, first_call.ability
+    for _, target in targets:
+        if target.kind == "tool":  # the first tool call names the request in the access line
+            ctx.tool, ctx.ability = target.name, target.ability
+            break
     return None

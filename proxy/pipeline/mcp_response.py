@@ -35,25 +35,24 @@ def _unfilterable(reason: str) -> bytes:
 class McpResponseFilter:
     """One request's response filter (see proxy.context.ResponseFilter)."""
 
+    __slots__ = ("_blocked", "_local", "_on_unauthorized", "_rewriter", "_seal", "_sse", "reads_body")
+
     def __init__(
         self,
-        *,
         rewriter: ResponseRewriter | None,
         seal: Callable[[str], str],
         local_answers: list[dict[str, Any]],
         on_unauthorized: Callable[[], None],
     ) -> None:
+        """Positional: one is built for every MCP request, and keywords cost a class call a dict."""
         self._rewriter = rewriter if rewriter is not None and rewriter.active else None
         self._seal = seal
         self._local = local_answers
         self._on_unauthorized = on_unauthorized
         self._sse = False
         self._blocked: str | None = None  # why the body cannot be read: it is replaced, not relayed
-
-    @property
-    def reads_body(self) -> bool:
-        """Whether answers are read (rewritten or merged), not just relayed."""
-        return self._rewriter is not None or bool(self._local)
+        # Whether answers are read (rewritten or merged), not just relayed.
+        self.reads_body = self._rewriter is not None or bool(local_answers)
 
     def headers(self, status: int, headers: CIMultiDict[str]) -> bool:
         session = headers.get(MCP_SESSION_ID)

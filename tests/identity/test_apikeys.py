@@ -10,6 +10,7 @@ import pytest
 
 from proxy.identity.apikeys import API_KEY_PREFIX, KeyService, looks_like_api_key
 from proxy.identity.credentials import CredentialError
+from proxy.identity.hashing import Fingerprinter
 from proxy.stores import MemoryStore, Store
 from tests.identity.factories import PEPPER, SITE, FakeClock
 
@@ -247,3 +248,14 @@ async def test_a_read_in_flight_during_a_revocation_is_not_remembered(clock: Fak
     with pytest.raises(CredentialError) as caught:
         await keys.authenticate(issued.raw)
     assert caught.value.reason == "revoked"  # the stale record was not kept
+
+
+def test_fingerprints_tell_secrets_apart_and_mean_nothing_to_another_process() -> None:
+    """The in-memory index of looked-up keys: the same secret always finds its entry here, another secret
+    never does, and another process (another random key) fingerprints the same secret differently."""
+    first, other_process = Fingerprinter(), Fingerprinter()
+    key = API_KEY_PREFIX + "a" * 43
+    assert first(key) == first(key)
+    assert first(key) != first(key[:-1] + "b")
+    assert first(key) != other_process(key)
+    assert key.encode() not in first(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -67,3 +68,31 @@ def test_nesting_measure_is_iterative_and_fast() -> None:
 
 def test_dump_is_compact_and_ascii() -> None:
     assert dump_json({"a": ["é", "\ud800"]}) == '{"a":["\\u00e9","\\ud800"]}'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":1}',
+        ' \t\r\n{"a":[1,2,{"b":null}]} \n',
+        '"just a string"',
+        "  42",
+        '{"a":1} x',
+        '{"a":1}{"b":2}',
+        '{"a":[1,{"b":}]}',
+        "   ",
+        "]",
+    ],
+)
+def test_reads_exactly_as_the_standard_decoder(text: str) -> None:
+    """The usual body is scanned in one call; whatever surrounds it, or breaks it, reads (or fails, at the
+    same place) as json.loads would have it."""
+    try:
+        expected = json.loads(text)
+    except json.JSONDecodeError as error:
+        with pytest.raises(StrictJsonError) as caught:
+            load_json(text.encode())
+        assert caught.value.reason == "invalid_json"
+        assert str(error) in caught.value.message
+    else:
+        assert load_json(text.encode()) == expected
