@@ -30,9 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from cachetools import TTLCache
 
-from proxy.caching import cached
+from proxy.caching import ExpiringMemo, cached
 from proxy.errors import SidecarError
 
 __all__ = ["USERS_ME_ROUTE", "CapabilityResolver"]
@@ -60,10 +59,10 @@ class CapabilityResolver:
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._secret = os.urandom(32)  # per process: password digests mean nothing outside it
-        self._answers: TTLCache[_Key, tuple[bytes, frozenset[str]]] = TTLCache(
+        self._answers: ExpiringMemo[_Key, tuple[bytes, frozenset[str]]] = ExpiringMemo(
             maxsize=maxsize, ttl=ttl_seconds, timer=timer
         )
-        self._failures: TTLCache[_Key, tuple[bytes, _Failure]] = TTLCache(
+        self._failures: ExpiringMemo[_Key, tuple[bytes, _Failure]] = ExpiringMemo(
             maxsize=maxsize, ttl=failure_ttl_seconds, timer=timer
         )
         self._flights: dict[tuple[str, str, bytes], asyncio.Task[frozenset[str]]] = {}

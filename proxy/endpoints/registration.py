@@ -23,7 +23,7 @@ from proxy.observe import get_logger
 from proxy.pipeline.base import Stage
 from proxy.pipeline.identify import caller_ip
 from proxy.pipeline.inspect import read_limited
-from proxy.pipeline.limit import spend
+from proxy.pipeline.limit import limits_in_force, spend
 from proxy.ratelimit import address_bucket
 from proxy.ratelimit.settings import REGISTRATION
 from proxy.ratelimit.usage import ONE_REQUEST
@@ -56,9 +56,10 @@ def make_registration(services: Services) -> Stage:
         if request.content_type != "application/json":
             raise SidecarError(415, "invalid_client_metadata", "send the client metadata as application/json")
         # Anyone may register, and each registration is a write: counted per client address first.
-        await spend(
-            services, ctx, tier=REGISTRATION, key=address_bucket(caller_ip(ctx)), usage=lambda: ONE_REQUEST
-        )
+        in_force = limits_in_force(services, ctx)
+        if in_force is not None:
+            key = address_bucket(caller_ip(ctx))
+            await spend(services, ctx, in_force[0], tier=REGISTRATION, key=key, usage=lambda: ONE_REQUEST)
         headers = {**_NO_STORE, **ctx.response_headers, REQUEST_ID: ctx.request_id}
         try:
             try:

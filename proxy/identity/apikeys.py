@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
-from cachetools import TTLCache
-
+from proxy.caching import ExpiringMemo
 from proxy.identity.credentials import CredentialError
 from proxy.identity.hashing import Fingerprinter, KeyedHasher, check_pepper
 from proxy.identity.lifetimes import check_ttl_hours, expires_at
@@ -72,8 +71,8 @@ class KeyService:
         # authenticated request costs no store round trip and no HMAC; a revocation made elsewhere
         # (another replica, the CLI) is therefore seen within that time. Revocations made through this
         # service clear the cache at once.
-        self._lookups: TTLCache[bytes, ApiKeyRecord | None] | None = (
-            TTLCache(maxsize=cache_size, ttl=cache_seconds, timer=time.monotonic)
+        self._lookups: ExpiringMemo[bytes, ApiKeyRecord | None] | None = (
+            ExpiringMemo(maxsize=cache_size, ttl=cache_seconds, timer=time.monotonic)
             if cache_seconds > 0
             else None
         )

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from cachetools import TTLCache
 
-from proxy.caching import cached
+from proxy.caching import ExpiringMemo, cached
 from proxy.identity.credentials import CredentialError
 from proxy.identity.lifetimes import check_ttl_hours
 from proxy.identity.scopes import check_scopes, format_scope
@@ -107,8 +106,8 @@ class TokenService:
         self._keyring = keyring
         self._issuer = issuer
         self._clock = clock
-        self._revoked: TTLCache[str, bool] = TTLCache(65536, revocation_cache_seconds, timer=clock)
-        self._epochs: TTLCache[str, int] = TTLCache(8192, revocation_cache_seconds, timer=clock)
+        self._revoked: ExpiringMemo[str, bool] = ExpiringMemo(65536, revocation_cache_seconds, timer=clock)
+        self._epochs: ExpiringMemo[str, int] = ExpiringMemo(8192, revocation_cache_seconds, timer=clock)
 
     async def mint(
         self,

@@ -31,13 +31,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cachetools import TTLCache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from proxy.caching import cached
+from proxy.caching import ExpiringMemo, cached
 from proxy.identity.hashing import handle_hash
 from proxy.identity.principal import Principal
 from proxy.stores.base import Store
@@ -137,7 +136,7 @@ class UpstreamCredentials:
         self._cipher = CredentialCipher(keys)
         self._lifetime = lifetime_seconds
         self._clock = clock
-        self._cache: TTLCache[str, StoredCredential | None] = TTLCache(
+        self._cache: ExpiringMemo[str, StoredCredential | None] = ExpiringMemo(
             maxsize=10000, ttl=cache_seconds, timer=clock
         )
 

@@ -21,7 +21,8 @@ What a request spends (see `usage_of`):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
 
 from aiohttp import web
 
@@ -37,7 +38,7 @@ from proxy.ratelimit.usage import ONE_REQUEST
 from proxy.rules import Rule, Rules
 from proxy.services import Services
 
-__all__ = ["HomeToolsets", "UsageBook", "limit_key", "make_limit", "spend", "usage_of"]
+__all__ = ["HomeToolsets", "UsageBook", "limit_key", "limits_in_force", "make_limit", "spend", "usage_of"]
 
 
 def limit_key(principal: Principal) -> str:
@@ -141,17 +142,30 @@ def _single_target(ctx: RequestContext) -> Hashable | None:
     return None
 
 
-async def spend(
-    services: Services, ctx: RequestContext, *, tier: str, key: str, usage: Callable[[], Usage]
-) -> None:
-    """Count this request against the site's limits of `tier` for `key`; raise the refusal (429, ...)
-    when they do not admit it. The headers of the decision go on whatever answer follows."""
+def limits_in_force(services: Services, ctx: RequestContext) -> tuple[Mapping[str, Any] | None] | None:
+    """`(runtime overrides,)` when the site's rate limits are on; None when they are off for it (no
+    headers, no work: asked before anything else is worked out)."""
     site = ctx.site
     assert site is not None
     overrides = services.switches.rate_overrides(site.name)
     settings = site.settings.rate_limits or ctx.runtime.config.rate_limits
-    if not settings.enabled and overrides is None:
-        return  # limits off for this site: no headers, no work
+    return (overrides,) if settings.enabled or overrides is not None else None
+
+
+async def spend(
+    services: Services,
+    ctx: RequestContext,
+    overrides: Mapping[str, Any] | None,
+    *,
+    tier: str,
+    key: str,
+    usage: Callable[[], Usage],
+) -> None:
+    """Count this request against the site's limits of `tier` for `key` (limits in force, with these
+    runtime `overrides`); raise the refusal (429, ...) when they do not admit it. The headers of the
+    decision go on whatever answer follows."""
+    site = ctx.site
+    assert site is not None
     decision = await services.limiter.check(
         site=site.name, tier=tier, principal_key=key, usage=usage(), overrides=overrides
     )
@@ -169,13 +183,16 @@ def make_limit(services: Services) -> Stage:
         principal = ctx.principal
         if principal is None or ctx.site is None:
             return None  # only agent routes (mcp, commands) have a principal, and only they are limited
-        await spend(
-            services,
-            ctx,
-            tier=principal.tier,
-            key=limit_key(principal),
-            usage=lambda: book.usage(ctx),
-        )
+        in_force = limits_in_force(services, ctx)
+        if in_force is not None:
+            await spend(
+                services,
+                ctx,
+                in_force[0],
+                tier=principal.tier,
+                key=limit_key(principal),
+                usage=lambda: book.usage(ctx),
+            )
         return None
 
     return limit

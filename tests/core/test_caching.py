@@ -1,16 +1,17 @@
-"""proxy.caching.cached answers what `get` would, expired entries included."""
+"""proxy.caching: `cached` answers what `get` would, expired entries included; memos stay bounded."""
 
 from __future__ import annotations
 
 import pytest
 from cachetools import LRUCache, TTLCache
 
-from proxy.caching import Memo, cached
+from proxy.caching import ExpiringMemo, Memo, cached
 
 
-def test_a_ttl_entry_is_read_until_it_expires() -> None:
+@pytest.mark.parametrize("kind", [TTLCache, ExpiringMemo])
+def test_a_ttl_entry_is_read_until_it_expires(kind: type) -> None:
     now = [0.0]
-    cache: TTLCache[str, int | None] = TTLCache(maxsize=4, ttl=10, timer=lambda: now[0])
+    cache = kind(maxsize=4, ttl=10, timer=lambda: now[0])
     cache["a"] = 1
     cache["none"] = None
     assert cached(cache, "a", -1) == 1
@@ -18,7 +19,7 @@ def test_a_ttl_entry_is_read_until_it_expires() -> None:
     assert cached(cache, "b", -1) == -1
     now[0] = 10.0
     assert cached(cache, "a", -1) == -1
-    assert cache.get("a", -1) == -1
+    assert cache.pop("a", -1) == -1
 
 
 def test_plain_caches_and_dicts_too() -> None:
@@ -43,3 +44,24 @@ def test_a_memo_holds_at_most_maxsize_answers() -> None:
 def test_a_memo_needs_room_for_one() -> None:
     with pytest.raises(ValueError, match="maxsize"):
         Memo(maxsize=0)
+
+
+def test_an_expiring_memo_forgets_and_stays_bounded() -> None:
+    now = [0.0]
+    memo: ExpiringMemo[str, int] = ExpiringMemo(2, 10, timer=lambda: now[0])
+    memo["a"], memo["b"] = 1, 2
+    memo["b"] = 3  # a key already held never empties it
+    assert (memo["a"], memo["b"], len(memo)) == (1, 3, 2)
+    assert memo.pop("a", None) == 1
+    assert cached(memo, "a", None) is None
+    memo["a"] = 4
+    memo["c"] = 5  # full: emptied, then the new answer kept
+    assert (len(memo), cached(memo, "a", None), memo["c"]) == (1, None, 5)
+    now[0] = 9.5
+    memo["d"] = 6  # remembered later: expires later
+    now[0] = 10.0
+    assert (cached(memo, "c", None), memo["d"]) == (None, 6)
+    memo.clear()
+    assert len(memo) == 0
+    with pytest.raises(ValueError, match="maxsize"):
+        ExpiringMemo(0, 10)
