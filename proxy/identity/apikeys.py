@@ -36,6 +36,11 @@ def looks_like_api_key(value: str) -> bool:
     return value.startswith(API_KEY_PREFIX)
 
 
+def _check_shape(raw: str) -> None:
+    if not _API_KEY.fullmatch(raw):
+        raise CredentialError("malformed")
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedKey:
     """A new key: `raw` is shown to the operator once and never stored."""
@@ -115,8 +120,6 @@ class KeyService:
 
         A value without our key's shape is refused before any store read.
         """
-        if not _API_KEY.fullmatch(raw):
-            raise CredentialError("malformed")
         record = await self._lookup(raw)
         if record is None:
             raise CredentialError("unknown")
@@ -132,12 +135,14 @@ class KeyService:
         """The record of key `raw`: remembered, and read once however many requests ask at the same time
         (each expiry of a busy key's entry would otherwise send every request in flight to the store)."""
         if self._lookups is None:
+            _check_shape(raw)
             return await self._store.key_by_hash(self._hash(raw))
         fingerprint = self._fingerprint(raw)
         try:
-            return self._lookups[fingerprint]
+            return self._lookups[fingerprint]  # only values of a key's shape are remembered
         except KeyError:
             pass
+        _check_shape(raw)  # refused before anything is remembered or read
         flight = self._flights.get(fingerprint)
         if flight is None:
             flight = asyncio.create_task(self._read(raw, fingerprint, self._generation))

@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 from mcp.shared.inbound import NAME_BEARING_METHODS, decode_header_value
 from mcp_types import PROTOCOL_VERSION_META_KEY
 from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_REQUEST
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from mcp_types.version import KNOWN_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from multidict import MultiMapping
 
 from proxy.mcp.jsonrpc import JsonRpcError, Message, ParsedBody, RequestId
@@ -40,6 +40,7 @@ LAST_EVENT_ID: Final = "Last-Event-ID"
 ProtocolEra = Literal["handshake", "stateless"]
 
 _DATE_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+_KNOWN_VERSIONS = frozenset(KNOWN_PROTOCOL_VERSIONS)  # date-shaped: they skip the pattern
 _SHOWN = 80
 
 
@@ -95,7 +96,7 @@ def check_headers(body: ParsedBody, headers: MultiMapping[str]) -> ProtocolEra:
     version = _single(headers, MCP_PROTOCOL_VERSION)
     method_header = _single(headers, MCP_METHOD)
     name_header = _single(headers, MCP_NAME)
-    if version is not None and not _DATE_VERSION.fullmatch(version):
+    if version is not None and version not in _KNOWN_VERSIONS and not _DATE_VERSION.fullmatch(version):
         raise JsonRpcError(
             INVALID_REQUEST,
             f"{MCP_PROTOCOL_VERSION} header must be a date version like 2025-11-25, found {_show(version)}",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from proxy.mcp.jsonrpc import Message, ParsedBody, RequestId
 from proxy.mcp.strict_json import dump_json
@@ -22,6 +22,7 @@ __all__ = [
     "TOOL_LIST_METHODS",
     "NamePredicate",
     "ResponseRewriter",
+    "Visibility",
     "filter_discovered_abilities",
     "filter_listing",
     "filter_tools_list",
@@ -102,6 +103,16 @@ def filter_discovered_abilities(
     return filtered
 
 
+class Visibility(Protocol):
+    """What a caller may see (proxy.authz.decision.AccessView)."""
+
+    def tool_visible(self, name: str) -> bool: ...
+
+    def ability_visible(self, name: str) -> bool: ...
+
+    def backed_visible(self, name: str) -> bool: ...
+
+
 # The methods whose answers may be rewritten (tools/call: only discover-abilities).
 _REWRITTEN_METHODS = frozenset({*TOOL_LIST_METHODS, *_BACKED_LISTS, "tools/call"})
 
@@ -113,23 +124,19 @@ class ResponseRewriter:
     """
 
     @classmethod
-    def for_body(
-        cls,
-        body: ParsedBody,
-        *,
-        visible_tool: NamePredicate,
-        visible_ability: NamePredicate,
-        visible_backed: NamePredicate | None = None,
-    ) -> ResponseRewriter | None:
-        """The rewriter of `body`'s answers, None when it has none to rewrite (ping, most tool calls):
-        most requests skip building one."""
+    def for_body(cls, body: ParsedBody, view: Visibility) -> ResponseRewriter | None:
+        """The rewriter of `body`'s answers as `view` sees them, None when there are none to rewrite
+        (ping, most tool calls): most requests skip building one."""
         for message in body.messages:
             if message.method in _REWRITTEN_METHODS:
                 break
         else:
             return None
         rewriter = cls(
-            body, visible_tool=visible_tool, visible_ability=visible_ability, visible_backed=visible_backed
+            body,
+            visible_tool=view.tool_visible,
+            visible_ability=view.ability_visible,
+            visible_backed=view.backed_visible,
         )
         return rewriter if rewriter.active else None
 

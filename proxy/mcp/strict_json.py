@@ -94,9 +94,10 @@ def _decode(text: str) -> Any:
 
 
 def _may_nest_deeper(text: str, limit: int) -> bool:
-    """False when the text holds too few brackets to nest deeper than `limit` (two C-speed counts), so
-    the usual small message skips the walk; brackets inside strings only make this more cautious."""
-    return text.count("[") + text.count("{") > limit
+    """False when the text holds too few brackets to nest deeper than `limit` (two C-speed counts, none
+    for a text that short), so the usual small message skips the walk; brackets inside strings only
+    make this more cautious."""
+    return len(text) > limit and text.count("[") + text.count("{") > limit
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once, not per call as json.dumps(...) would

@@ -95,10 +95,10 @@ def _check(view: AccessView, target: Target) -> Denial | None:
 def _clamped(
     message: Message, target: Target, *, rules: Rules, ceilings: ResultCaps, tier: Tier
 ) -> Mapping[str, Any]:
-    """The message to forward: a tools/call with its result-size arguments capped for the caller's tier
-    (the tool's caps on its arguments, the ability's on the ability's input). Unchanged: `message.raw`."""
+    """The tools/call `message` to forward, its result-size arguments capped for the caller's tier (the
+    tool's caps on its arguments, the ability's on the ability's input). Unchanged: `message.raw`."""
     arguments = message.params.get("arguments")
-    if message.method != "tools/call" or target.name is None or not isinstance(arguments, dict):
+    if target.name is None or not isinstance(arguments, dict):
         return message.raw
     caps: dict[str, int] = {}
     tool = rules.lookup("tool", target.name)
@@ -112,6 +112,15 @@ def _clamped(
     if clamped == arguments:
         return message.raw
     return {**message.raw, "params": {**message.params, "arguments": clamped}}
+
+
+def _capped(
+    ctx: RequestContext, site: SiteRuntime, principal: Principal, message: Message, target: Target
+) -> Mapping[str, Any]:
+    """`_clamped` with the caps of the site (or the config's) for the principal's tier."""
+    ceilings = (site.settings.rate_limits or ctx.runtime.config.rate_limits).result_caps
+    tier: Tier = "anonymous" if principal.anonymous else "authenticated"
+    return _clamped(message, target, rules=ctx.runtime.rules, ceilings=ceilings, tier=tier)
 
 
 @lru_cache(maxsize=1024)
@@ -219,22 +228,20 @@ class _Authorizer:
         principal, site = ctx.principal, ctx.site
         assert principal is not None
         assert site is not None
-        rules = ctx.runtime.rules
-        ceilings = (site.settings.rate_limits or ctx.runtime.config.rate_limits).result_caps
-        tier: Tier = "anonymous" if principal.anonymous else "authenticated"
         forward: list[Mapping[str, Any]] = []
         local: list[dict[str, Any]] = []
         refusal: SidecarError | None = None
         changed = False
         for message, target in inspected.targets:
             denial = _check(view, target)
-            if message.method == "tools/call":
+            call = message.method == "tools/call"
+            if call:
                 code = "ok" if denial is None else denial.code
                 ctx.calls.append(
-                    CallNote(message.method, target.name, target.ability, denial is None, code, message.id)
+                    CallNote("tools/call", target.name, target.ability, denial is None, code, message.id)
                 )
             if denial is None:
-                raw = _clamped(message, target, rules=rules, ceilings=ceilings, tier=tier)
+                raw = _capped(ctx, site, principal, message, target) if call else message.raw
                 changed = changed or raw is not message.raw
                 forward.append(raw)
                 continue
@@ -273,12 +280,7 @@ class _Authorizer:
             return
         rewriter = None
         if isinstance(ctx.mcp, Inspected):
-            rewriter = ResponseRewriter.for_body(
-                ctx.mcp.body,
-                visible_tool=view.tool_visible,
-                visible_ability=view.ability_visible,
-                visible_backed=view.backed_visible,
-            )
+            rewriter = ResponseRewriter.for_body(ctx.mcp.body, view)
         response_filter = McpResponseFilter(
             rewriter,
             lambda upstream_id: services.sealer.seal(upstream_id, session_owner(principal), site.name),

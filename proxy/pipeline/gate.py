@@ -42,12 +42,15 @@ def make_gate(services: Services) -> Stage:
             return None
         site = ctx.site
         assert site is not None
-        switches = services.switches
-        if not switches.mcp_enabled(ctx.runtime.config.mcp_enabled):
+        runtime = ctx.runtime
+        state = services.switches.site_state(
+            site, mcp_configured=runtime.config.mcp_enabled, known=runtime.rules.toolsets
+        )
+        if not state.mcp_enabled:
             raise _hidden("mcp_disabled")
-        if not switches.site_enabled(site):
+        if not state.site_enabled:
             raise _hidden("site_disabled")
-        ctx.site_toolsets = switches.site_toolsets(site, ctx.runtime.rules.toolsets)
+        ctx.site_toolsets = state.toolsets
         if not ctx.site_toolsets:
             raise _hidden("no_toolsets_enabled")
         if ctx.route in _AGENT_ROUTES:
