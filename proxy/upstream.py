@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-from aiohttp import web
+from aiohttp import hdrs, web
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -61,15 +61,16 @@ def forwarded_headers(request: web.Request, *, trusted_peer: bool = False) -> di
     by nginx) knows them, so its values are kept; from anyone else they are ours.
     """
     peer = request.remote or "unknown"
-    host = request.headers.get("Host", "")
+    headers = request.headers
+    host = headers.get(hdrs.HOST, "")
     proto = request.scheme
     if trusted_peer:
-        proto = request.headers.get("X-Forwarded-Proto", proto)
-        host = request.headers.get("X-Forwarded-Host", host)
-    prior_xff = request.headers.get("X-Forwarded-For")
+        proto = headers.get(hdrs.X_FORWARDED_PROTO, proto)
+        host = headers.get(hdrs.X_FORWARDED_HOST, host)
+    prior_xff = headers.get(hdrs.X_FORWARDED_FOR)
     node = f'"[{peer}]"' if ":" in peer else peer
     element = f"for={node};proto={proto}" + (f';host="{host}"' if host else "")
-    prior_fwd = request.headers.get("Forwarded")
+    prior_fwd = headers.get(hdrs.FORWARDED)
     return {
         "X-Forwarded-For": f"{prior_xff}, {peer}" if prior_xff else peer,
         "X-Forwarded-Proto": proto,
@@ -129,7 +130,7 @@ class Forwarder:
             request.remote or "", limits.trusted_proxies
         )
         headers.update(forwarded_headers(request, trusted_peer=trusted))
-        host = request.headers.get("Host")
+        host = request.headers.get(hdrs.HOST)
         if host is not None and ctx.site.settings.upstream.preserve_host:
             headers["Host"] = host
         headers[REQUEST_ID] = ctx.request_id
@@ -201,7 +202,7 @@ class Forwarder:
         for key, value in ctx.response_headers.items():
             headers[key] = value
         headers[REQUEST_ID] = ctx.request_id
-        content_type = headers.get("Content-Type", "")
+        content_type = headers.get(hdrs.CONTENT_TYPE, "")
         event_stream = content_type.startswith("text/event-stream")
         if event_stream:
             headers["Cache-Control"] = "no-cache"

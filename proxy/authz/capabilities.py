@@ -98,10 +98,11 @@ class CapabilityResolver:
 
     def _known(self, site_key: str, login: str, app_password: str) -> frozenset[str] | None:
         """The user's capabilities while remembered for this same password; None: not remembered."""
-        answer = cached(self._answers, (site_key, login), None)
-        if answer is not None and hmac.compare_digest(answer[0], self._digest(app_password)):
-            return answer[1]
-        return None
+        try:
+            digest, capabilities = self._answers[site_key, login]
+        except KeyError:
+            return None
+        return capabilities if hmac.compare_digest(digest, self._digest(app_password)) else None
 
     def _digest(self, app_password: str) -> bytes:
         digest = self._digests.get(app_password)

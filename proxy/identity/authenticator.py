@@ -38,13 +38,13 @@ class Authenticator:
         """
         try:
             if credential.source == "api_key" or looks_like_api_key(credential.value):
-                return await self._api_key(credential.value, site, tier)
+                return self._key_principal(await self._keys.authenticate(credential.value), site, tier)
             return await self._access_token(credential.value, site, audience, tier)
         except CredentialError as error:
             raise SidecarError(401, "invalid_token", _MESSAGE, challenge=True) from error
 
-    async def _api_key(self, raw: str, site: str, tier: str) -> Principal:
-        record = await self._keys.authenticate(raw)
+    def _key_principal(self, record: ApiKeyRecord, site: str, tier: str) -> Principal:
+        """The principal of a live key's record on `site` (built once per record read)."""
         if record.site != site:
             raise CredentialError("other_site")
         memo_key = (record.id, site, tier)

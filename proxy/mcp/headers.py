@@ -16,7 +16,7 @@ from mcp.shared.inbound import NAME_BEARING_METHODS, decode_header_value
 from mcp_types import PROTOCOL_VERSION_META_KEY
 from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_REQUEST
 from mcp_types.version import KNOWN_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
-from multidict import MultiMapping
+from multidict import MultiMapping, istr
 
 from proxy.mcp.jsonrpc import JsonRpcError, Message, ParsedBody, RequestId
 
@@ -31,11 +31,12 @@ __all__ = [
     "check_headers",
 ]
 
-MCP_PROTOCOL_VERSION: Final = "MCP-Protocol-Version"
-MCP_METHOD: Final = "Mcp-Method"
-MCP_NAME: Final = "Mcp-Name"
-MCP_SESSION_ID: Final = "Mcp-Session-Id"
-LAST_EVENT_ID: Final = "Last-Event-ID"
+# istr: looked up in request headers on every MCP request (see proxy.headers)
+MCP_PROTOCOL_VERSION: Final = istr("MCP-Protocol-Version")
+MCP_METHOD: Final = istr("Mcp-Method")
+MCP_NAME: Final = istr("Mcp-Name")
+MCP_SESSION_ID: Final = istr("Mcp-Session-Id")
+LAST_EVENT_ID: Final = istr("Last-Event-ID")
 
 ProtocolEra = Literal["handshake", "stateless"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from proxy.context import RequestContext, RouteKind
 from proxy.discovery.routes import document_kind
@@ -41,7 +41,7 @@ def _invalid(message: str) -> SidecarError:
 async def _form_fields(ctx: RequestContext) -> list[tuple[str, str]] | None:
     """The fields PHP would read into $_POST, where a `rest_route` field also picks the REST route."""
     request = ctx.request
-    content_type = request.headers.get("Content-Type", "")  # aiohttp refuses a repeated Content-Type
+    content_type = request.headers.get(hdrs.CONTENT_TYPE, "")  # aiohttp refuses a repeated Content-Type
     kind = php_form_kind(request.method, content_type)
     if kind is None or not request.body_exists:
         return None
@@ -82,7 +82,7 @@ async def classify(ctx: RequestContext) -> web.StreamResponse | None:
     # A POSTed form can name its own route (`rest_route`), so its verdict depends on the body: never
     # cached. Nor are long targets: the cache stays small whatever URLs a client invents.
     cacheable = len(key[1]) <= _CACHED_TARGET_LENGTH and (
-        php_form_kind(request.method, request.headers.get("Content-Type", "")) is None
+        php_form_kind(request.method, request.headers.get(hdrs.CONTENT_TYPE, "")) is None
         or not request.body_exists
     )
     route = site.route_cache.get(key) if cacheable else None

@@ -6,7 +6,7 @@ A switched-off surface answers a bare 404, as if it did not exist. A site that i
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from proxy.context import RequestContext
 from proxy.errors import SidecarError
@@ -54,7 +54,7 @@ def make_gate(services: Services) -> Stage:
         if not ctx.site_toolsets:
             raise _hidden("no_toolsets_enabled")
         if ctx.route in _AGENT_ROUTES:
-            origin = ctx.request.headers.get("Origin")
+            origin = ctx.request.headers.get(hdrs.ORIGIN)
             if origin is not None and origin.rstrip("/").lower() not in site.allowed_origins:
                 # DNS-rebinding protection: a browser page from another origin must not drive the site.
                 raise SidecarError(403, "origin_not_allowed", "this Origin may not use the MCP endpoint")

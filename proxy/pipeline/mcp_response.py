@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from aiohttp import hdrs
 from mcp_types.jsonrpc import INTERNAL_ERROR
 from multidict import CIMultiDict
 
@@ -60,13 +61,13 @@ class McpResponseFilter:
             headers[MCP_SESSION_ID] = self._seal(session)
         if status == 401:
             self._on_unauthorized()  # the mapped user's application password no longer works
-        content_type = headers.get("Content-Type", "")
+        content_type = headers.get(hdrs.CONTENT_TYPE, "")
         self._sse = content_type.startswith("text/event-stream")
         if not (self._sse or content_type.startswith("application/json")) or status >= 300:
             return False
         if not self.reads_body:
             return False
-        encoding = headers.get("Content-Encoding", "identity").strip().lower()
+        encoding = headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower()
         if encoding != "identity":
             self._blocked = f"it is {encoding}-encoded"
             headers.popall("Content-Encoding")

@@ -6,7 +6,7 @@ The request target is checked first: the one the client sent must be the one for
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from proxy.context import RequestContext
 from proxy.discovery.routes import metadata_site
@@ -28,7 +28,7 @@ def request_target(request: web.Request) -> str:
 async def select_site(ctx: RequestContext) -> web.StreamResponse | None:
     request = ctx.request
     runtime = ctx.runtime
-    host = request.headers.get("Host", "")
+    host = request.headers.get(hdrs.HOST, "")
     candidates = runtime.sites_at(host)
     if not candidates:
         # 421 Misdirected Request: this server is not configured to answer for that authority.
