@@ -10,7 +10,7 @@ from typing import Any
 
 from proxy.authz.decision import Authorizer
 from proxy.caching import Memo
-from proxy.config import Config, SiteSettings, load_config
+from proxy.config import Config, RateLimitSettings, SiteSettings, load_config
 from proxy.discovery.oauth_metadata import prm_url, resource_url
 from proxy.policy.allowlist import Allowlist
 from proxy.policy.paths import TargetNormalizer
@@ -37,6 +37,7 @@ class SiteRuntime:
     toolsets: frozenset[str]  # toolsets the config enables here (runtime switches may turn some off)
     discovery_routes: frozenset[str]  # REST routes serving the manifest where /.well-known cannot
     allowed_origins: frozenset[str]  # lower-case, no trailing slash
+    rate_limits: RateLimitSettings  # the site's own, else the config's (limits, trusted proxies, caps)
     # classify's verdicts by (method, raw target, method-override headers): the same few MCP and REST
     # targets arrive again and again, and judging one re-reads it as PHP would (proxy.policy.paths).
     # Bounded, and new with every reload, so a verdict never outlives the policy that made it.
@@ -72,7 +73,7 @@ class SiteRuntime:
         return self.settings.name or self.name
 
 
-def _site_runtime(name: str, settings: SiteSettings, rules: Rules, fallbacks: list[str]) -> SiteRuntime:
+def _site_runtime(name: str, settings: SiteSettings, config: Config, rules: Rules) -> SiteRuntime:
     base = (settings.public_url or f"https://{settings.hosts[0]}{settings.path_prefix}").rstrip("/")
     toolsets = settings.toolsets if settings.toolsets is not None else rules.default_enabled
     return SiteRuntime(
@@ -89,9 +90,10 @@ def _site_runtime(name: str, settings: SiteSettings, rules: Rules, fallbacks: li
         allowlist=Allowlist(settings.allowlist),
         toolsets=frozenset(toolsets),
         allowed_origins=frozenset(origin.rstrip("/").lower() for origin in settings.allowed_origins),
+        rate_limits=settings.rate_limits or config.rate_limits,
         discovery_routes=frozenset(
             path[len(settings.rest_prefix) :].lower()
-            for path in fallbacks
+            for path in config.discovery.fallback_routes
             if path.startswith(settings.rest_prefix + "/")
         ),
     )
@@ -141,10 +143,7 @@ class Runtime:
         problems = _cross_check(config, rules, str(config_path or "config"))
         if problems:
             raise ConfigError(problems)
-        sites = tuple(
-            _site_runtime(name, settings, rules, config.discovery.fallback_routes)
-            for name, settings in config.sites.items()
-        )
+        sites = tuple(_site_runtime(name, settings, config, rules) for name, settings in config.sites.items())
         by_host: dict[str, list[SiteRuntime]] = {}
         for site in sites:
             for host in site.settings.hosts:

@@ -37,7 +37,7 @@ log = get_logger("proxy.services")
 
 def _limiter(runtime: Runtime, counters: MemoryCounters | None = None) -> RateLimiter:
     config = runtime.config
-    per_site = {site.name: site.settings.rate_limits or config.rate_limits for site in runtime.sites}
+    per_site = {site.name: site.rate_limits for site in runtime.sites}
     uses_redis = any(settings.backend == "redis" and settings.enabled for settings in per_site.values())
     return RateLimiter(
         per_site,

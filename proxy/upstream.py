@@ -32,7 +32,7 @@ _CHUNK = 64 * 1024
 # length or event-streamed is relayed chunk by chunk as it arrives.
 _SMALL_BODY = 64 * 1024
 # Never copied from the client: aiohttp sets them for the upstream request (Host again when preserved).
-_NEVER_FORWARDED = ("host", "content-length")
+_NEVER_FORWARDED = (hdrs.HOST, hdrs.CONTENT_LENGTH)
 # Answers without a body, whatever their Content-Length says (RFC 9110 sections 6.4.1 and 15.4.5).
 _NO_BODY_STATUS = frozenset({204, 304})
 
@@ -125,7 +125,7 @@ class Forwarder:
         request = ctx.request
         headers = strip_hop_by_hop(request.headers, drop=(*_NEVER_FORWARDED, *ctx.upstream_drop))
         assert ctx.site is not None
-        limits = ctx.site.settings.rate_limits or ctx.runtime.config.rate_limits
+        limits = ctx.site.rate_limits
         trusted = bool(limits.trusted_proxies) and peer_is_trusted(
             request.remote or "", limits.trusted_proxies
         )

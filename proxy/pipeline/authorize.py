@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from mcp_types.jsonrpc import INVALID_PARAMS
+from multidict import istr
 
 from proxy.authz.decision import AccessView, Denial
 from proxy.context import CallNote, RequestContext
@@ -47,7 +48,10 @@ __all__ = ["CLIENT_CREDENTIAL_HEADERS", "make_authorize", "session_owner"]
 
 # The client's own credentials and cookies never reach WordPress: it acts as the mapped user only.
 CLIENT_CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "proxy-authorization"})
-_CLIENT_CREDENTIALS_NOT_REPLACED = CLIENT_CREDENTIAL_HEADERS - {AUTHORIZATION.lower()}
+# istr: popped from every forwarded request's headers (see proxy.headers)
+_CLIENT_CREDENTIALS_NOT_REPLACED = frozenset(
+    istr(name) for name in CLIENT_CREDENTIAL_HEADERS - {AUTHORIZATION.lower()}
+)
 
 TOOL_NOT_FOUND = -32003  # what mcp-adapter answers for an unknown tool (HTTP 404)
 # JSON-RPC codes of refusals whose HTTP status alone would pick a misleading one (404 is the
@@ -118,7 +122,7 @@ def _capped(
     ctx: RequestContext, site: SiteRuntime, principal: Principal, message: Message, target: Target
 ) -> Mapping[str, Any]:
     """`_clamped` with the caps of the site (or the config's) for the principal's tier."""
-    ceilings = (site.settings.rate_limits or ctx.runtime.config.rate_limits).result_caps
+    ceilings = site.rate_limits.result_caps
     tier: Tier = "anonymous" if principal.anonymous else "authenticated"
     return _clamped(message, target, rules=ctx.runtime.rules, ceilings=ceilings, tier=tier)
 

@@ -30,7 +30,7 @@ _AGENT_ROUTES = frozenset({"mcp", "commands"})
 def caller_ip(ctx: RequestContext) -> str:
     """The client address, from X-Forwarded-For only when the peer is a trusted proxy."""
     assert ctx.site is not None
-    settings = ctx.site.settings.rate_limits or ctx.runtime.config.rate_limits
+    settings = ctx.site.rate_limits
     forwarded = ",".join(ctx.request.headers.getall("X-Forwarded-For", [])) or None
     return client_ip(ctx.request.remote or "unknown", forwarded, settings.trusted_proxies)
 

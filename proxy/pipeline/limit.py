@@ -148,8 +148,7 @@ def limits_in_force(services: Services, ctx: RequestContext) -> tuple[Mapping[st
     site = ctx.site
     assert site is not None
     overrides = services.switches.rate_overrides(site.name)
-    settings = site.settings.rate_limits or ctx.runtime.config.rate_limits
-    return (overrides,) if settings.enabled or overrides is not None else None
+    return (overrides,) if site.rate_limits.enabled or overrides is not None else None
 
 
 async def spend(
