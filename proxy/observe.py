@@ -124,17 +124,19 @@ def configure_logging(*, level: str = "info", fmt: str = "json", cache_loggers: 
     `cache_loggers` resolves each logger's chain once (the access line is on the hot path); the server
     turns it on. Off, a later reconfiguration (structlog's capture_logs in tests) reaches every logger.
     """
-    renderer: structlog.typing.Processor = (
+    renderer: structlog.processors.JSONRenderer | structlog.dev.ConsoleRenderer = (
         structlog.processors.JSONRenderer(serializer=_dumps)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
+        # Bound methods, not the processor objects: CPython reaches an instance's __call__ by a slow
+        # path, several times the cost of a method call, and these run for every access line.
         processors=[
             structlog.processors.add_log_level,
-            _UtcTimestamp(),
-            structlog.processors.format_exc_info,
-            renderer,
+            _UtcTimestamp().__call__,
+            structlog.processors.format_exc_info.__call__,
+            renderer.__call__,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=_StdoutLogger,

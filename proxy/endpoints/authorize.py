@@ -85,7 +85,7 @@ class _AuthorizationEndpoint:
         self._services = services
         self._transactions = AuthorizationTransactions(services.store)
 
-    async def __call__(self, ctx: RequestContext) -> web.StreamResponse | None:
+    async def stage(self, ctx: RequestContext) -> web.StreamResponse | None:
         if ctx.route != "oauth":
             return None
         site = ctx.site
@@ -279,4 +279,6 @@ def _page(ctx: RequestContext, status: int, code: str, message: str) -> web.Stre
 
 
 def make_authorization_endpoint(services: Services) -> Stage:
-    return _AuthorizationEndpoint(services)
+    return _AuthorizationEndpoint(
+        services
+    ).stage  # a bound method: an instance's __call__ is reached by a slow path

@@ -56,7 +56,7 @@ def _check_grant_types(
 class ClientService:
     def __init__(self, store: Store, *, pepper: bytes, clock: Callable[[], float] = time.time) -> None:
         self._store = store
-        self._hash = KeyedHasher(check_pepper(pepper))
+        self._hash = KeyedHasher(check_pepper(pepper)).hexdigest
         self._clock = clock
         # Compared against when the client is unknown or public, so every failure costs the same work.
         self._dummy_hash = self._hash(secrets.token_urlsafe(32))

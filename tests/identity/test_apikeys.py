@@ -253,7 +253,7 @@ async def test_a_read_in_flight_during_a_revocation_is_not_remembered(clock: Fak
 def test_fingerprints_tell_secrets_apart_and_mean_nothing_to_another_process() -> None:
     """The in-memory index of looked-up keys: the same secret always finds its entry here, another secret
     never does, and another process (another random key) fingerprints the same secret differently."""
-    first, other_process = Fingerprinter(), Fingerprinter()
+    first, other_process = Fingerprinter().digest, Fingerprinter().digest
     key = API_KEY_PREFIX + "a" * 43
     assert first(key) == first(key)
     assert first(key) != first(key[:-1] + "b")
