@@ -61,11 +61,11 @@ class McpResponseFilter:
             headers[MCP_SESSION_ID] = self._seal(session)
         if status == 401:
             self._on_unauthorized()  # the mapped user's application password no longer works
+        if not self.reads_body:
+            return False
         content_type = headers.get(hdrs.CONTENT_TYPE, "")
         self._sse = content_type.startswith("text/event-stream")
         if not (self._sse or content_type.startswith("application/json")) or status >= 300:
-            return False
-        if not self.reads_body:
             return False
         encoding = headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower()
         if encoding != "identity":
