@@ -130,8 +130,8 @@ def configure_logging(*, level: str = "info", fmt: str = "json", cache_loggers: 
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
-        # Bound methods, not the processor objects: CPython reaches an instance's __call__ by a slow
-        # path, several times the cost of a method call, and these run for every access line.
+        # Bound methods, not the processor objects: CPython reaches an instance's __call__ through a
+        # slower, generic path, and these run for every access line.
         processors=[
             structlog.processors.add_log_level,
             _UtcTimestamp().__call__,

@@ -204,5 +204,5 @@ def _anonymous_access(
 
 
 def make_discovery(services: Services) -> Stage:
-    # the bound method: CPython reaches an instance's __call__ by a slow path, several times the cost
+    # the bound method: CPython reaches an instance's __call__ through a slower, generic path
     return _Discovery(services).stage

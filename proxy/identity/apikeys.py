@@ -68,7 +68,7 @@ class KeyService:
         cache_size: int = 10_000,
     ) -> None:
         self._store = store
-        # Bound methods: CPython calls an instance through __call__ by a slow path (three times the cost).
+        # Bound methods: CPython reaches an instance's __call__ through a slower, generic path.
         self._hash = KeyedHasher(check_pepper(pepper)).hexdigest
         self._default_ttl = check_ttl_hours(default_ttl_hours, what="default_ttl_hours")
         self._clock = clock

@@ -303,5 +303,5 @@ class _Authorizer:
 
 
 def make_authorize(services: Services) -> Stage:
-    # the bound method: CPython reaches an instance's __call__ by a slow path, several times the cost
+    # the bound method: CPython reaches an instance's __call__ through a slower, generic path
     return _Authorizer(services).stage
