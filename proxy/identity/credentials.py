@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
 from proxy.errors import SidecarError
+from proxy.records import new_record
 
 __all__ = ["MAX_CREDENTIAL_BYTES", "Credential", "CredentialError", "extract_credential", "single_value"]
 
@@ -41,10 +42,6 @@ class Credential(NamedTuple):
 
     source: Literal["bearer", "api_key"]
     value: str
-
-
-# One credential per request: built in C (a named tuple's own constructor runs Python code, twice the cost).
-_new = tuple.__new__
 
 
 def _malformed(message: str) -> SidecarError:
@@ -101,7 +98,7 @@ def extract_credential(authorization: str | None, x_api_key: str | None) -> Cred
             challenge=True,
         )
     if bearer is not None:
-        return _new(Credential, ("bearer", bearer))
+        return new_record(Credential, ("bearer", bearer))
     if api_key is not None:
-        return _new(Credential, ("api_key", api_key))
+        return new_record(Credential, ("api_key", api_key))
     return None

@@ -16,6 +16,7 @@ from mcp_types.jsonrpc import INVALID_REQUEST, JSONRPC_VERSION, PARSE_ERROR
 
 from proxy.errors import SidecarError
 from proxy.mcp.strict_json import DEFAULT_MAX_DEPTH, StrictJsonError, load_json
+from proxy.records import new_record
 
 __all__ = [
     "DEFAULT_MAX_BATCH",
@@ -64,17 +65,12 @@ class JsonRpcError(SidecarError):
         self.id = id
 
 
-# Builds a named tuple from its fields in order, in C: the class call runs the named tuple's Python-level
-# __new__ (and packs keyword arguments into a dict), twice the cost, for objects made on every request.
-_new = tuple.__new__
-
-
 class Message(NamedTuple):
     """One JSON-RPC message. `params` is {} when absent; `raw` is the parsed object as sent.
 
     Named tuples, here and for the parsed body: immutable like a frozen dataclass and built for every
     request at half the cost (a frozen dataclass sets each field through object.__setattr__). On the
-    request path they are built by `_new` (see there).
+    request path they are built by `proxy.records.new_record`.
     """
 
     kind: MessageKind
@@ -140,7 +136,7 @@ def _parse_message(obj: Any, where: str) -> Message:
         elif not isinstance(params, dict):
             raise _invalid(f'{where}: "params" must be an object', reason="invalid_params", id=known_id)
         kind: MessageKind = "request" if "id" in obj else "notification"
-        return _new(Message, (kind, known_id, method, params, obj))
+        return new_record(Message, (kind, known_id, method, params, obj))
 
     if "id" not in obj:
         raise _invalid(f'{where}: a message needs "method" (request, notification) or "id" (response)')
@@ -148,7 +144,7 @@ def _parse_message(obj: Any, where: str) -> Message:
         raise _invalid(f'{where}: a response carries exactly one of "result" and "error"', id=known_id)
     if "error" in obj and not isinstance(obj["error"], dict):
         raise _invalid(f'{where}: "error" must be an object', id=known_id)
-    return _new(Message, ("response", known_id, None, _EMPTY, obj))
+    return new_record(Message, ("response", known_id, None, _EMPTY, obj))
 
 
 def parse_body(
@@ -166,7 +162,7 @@ def parse_body(
         raise JsonRpcError(PARSE_ERROR, exc.message, reason=exc.reason) from None
 
     if isinstance(value, dict):
-        return _new(ParsedBody, ((_parse_message(value, "message"),), False))
+        return new_record(ParsedBody, ((_parse_message(value, "message"),), False))
     if not isinstance(value, list):
         raise _invalid(
             f"body must be a JSON-RPC object or array, found {type(value).__name__}", reason="not_a_message"
@@ -186,4 +182,4 @@ def parse_body(
             if key in seen:
                 raise _invalid(f"request id {message.id!r} appears twice in the batch", reason="duplicate_id")
             seen.add(key)
-    return _new(ParsedBody, (messages, True))
+    return new_record(ParsedBody, (messages, True))

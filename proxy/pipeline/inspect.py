@@ -17,13 +17,10 @@ from proxy.mcp.commands import CommandEnvelope, parse_command
 from proxy.mcp.headers import check_headers
 from proxy.mcp.jsonrpc import Message, ParsedBody, parse_body
 from proxy.mcp.target import Target, resolve_target
+from proxy.records import new_record
 from proxy.upstream import body_too_large
 
 __all__ = ["Inspected", "inspect", "read_limited"]
-
-
-# Built in C, once per request: a named tuple's own constructor runs Python code, twice the cost.
-_new = tuple.__new__
 
 
 class Inspected(NamedTuple):
@@ -84,7 +81,7 @@ async def inspect(ctx: RequestContext) -> web.StreamResponse | None:
         ctx.jsonrpc_id = parsed.messages[0].id
     era = check_headers(parsed, ctx.request.headers)
     targets = tuple([(message, resolve_target(message)) for message in parsed.messages])
-    ctx.mcp = _new(Inspected, (parsed, targets, era))
+    ctx.mcp = new_record(Inspected, (parsed, targets, era))
     ctx.mcp_method = "batch" if parsed.batch else parsed.messages[0].method
     for _, target in targets:
         if target.kind == "tool":  # the first tool call names the request in the access line
