@@ -62,14 +62,11 @@ class ExpiringMemo(Generic[K, V]):
     entry is dropped when it is next read.
     """
 
-    __slots__ = ("_entries", "_timer", "maxsize", "ttl")
+    __slots__ = ("_entries", "_timer", "ttl")
 
     def __init__(self, maxsize: int, ttl: float, timer: Callable[[], float] = time.monotonic) -> None:
-        if maxsize < 1:
-            raise ValueError("maxsize must be at least 1")
-        self._entries: dict[K, tuple[float, V]] = {}
+        self._entries: Memo[K, tuple[float, V]] = Memo(maxsize)  # (expires at, answer)
         self._timer = timer
-        self.maxsize = maxsize
         self.ttl = ttl
 
     def __getitem__(self, key: K) -> V:
@@ -80,10 +77,7 @@ class ExpiringMemo(Generic[K, V]):
         raise KeyError(key)
 
     def __setitem__(self, key: K, value: V) -> None:
-        entries = self._entries
-        if len(entries) >= self.maxsize and key not in entries:
-            entries.clear()
-        entries[key] = (self._timer() + self.ttl, value)
+        self._entries.remember(key, (self._timer() + self.ttl, value))
 
     def __len__(self) -> int:
         return len(self._entries)
