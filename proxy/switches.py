@@ -30,7 +30,6 @@ log = get_logger("proxy.switches")
 GLOBAL_SWITCH = "switch:mcp_enabled"
 
 
-@lru_cache(maxsize=4096)  # asked on every request: the same few site names
 def site_switch_key(site: str) -> str:
     return f"switch:site:{site}:enabled"
 
