@@ -46,7 +46,7 @@ class McpResponseFilter:
         on_unauthorized: Callable[[], None],
     ) -> None:
         """Positional: one is built for every MCP request, and keywords cost a class call a dict."""
-        self._rewriter = rewriter if rewriter is not None and rewriter.active else None
+        self._rewriter = rewriter  # None, or one with answers to rewrite (ResponseRewriter.for_body)
         self._seal = seal
         self._local = local_answers
         self._on_unauthorized = on_unauthorized
